@@ -1,0 +1,5 @@
+"""Run the RerankLab command line: `python -m reranklab --help`."""
+
+from reranklab.cli import main
+
+raise SystemExit(main())
