@@ -1,0 +1,24 @@
+"""RerankLab: the Streamlit entry point. It sets shared state and routes to the pages.
+
+    streamlit run app.py
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import streamlit as st
+
+from components.sidebar import render_settings
+from components.state import init_state
+
+logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+st.set_page_config(page_title="RerankLab", page_icon="🔎", layout="wide")
+st.html(f"<style>{(Path(__file__).parent / 'assets' / 'style.css').read_text(encoding='utf-8')}</style>")
+
+init_state()
+page = st.navigation([st.Page("pages/compare.py", title="Compare", icon="🔎", default=True)])
+render_settings()
+page.run()

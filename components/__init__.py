@@ -1,0 +1,1 @@
+"""Reusable Streamlit pieces of the RerankLab app."""

@@ -1,0 +1,58 @@
+"""Sidebar settings: passages, first stage, BM25 options and rerankers."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from reranklab.compare import METHOD_LABELS
+from reranklab.registry import METHODS
+
+
+def render_settings() -> None:
+    """Draw the settings widgets; each writes its value to the session state key it names."""
+    with st.sidebar:
+        st.header("Settings")
+
+        st.subheader("Passages")
+        st.number_input(
+            "Passage size (words)", min_value=16, max_value=2000, step=8, key="passage_words",
+            help="Documents are split into windows of this many words. CJK characters count as one word each.",
+        )
+        st.number_input(
+            "Overlap (words)", min_value=0, max_value=1000, step=8, key="overlap_words",
+            help="Words shared by consecutive passages. Must be smaller than the passage size.",
+        )
+
+        st.subheader("Retrieval")
+        st.number_input(
+            "BM25 candidates", min_value=1, max_value=1000, step=10, key="candidates",
+            help="How many BM25 results every reranker orders.",
+        )
+        st.number_input("Results per column (top k)", min_value=1, max_value=100, key="top_k")
+
+        with st.expander("BM25 (advanced)"):
+            st.selectbox(
+                "Variant", ["okapi", "lucene", "bm25l", "bm25+"], key="bm25_variant",
+                format_func={"okapi": "Okapi / Robertson", "lucene": "Lucene", "bm25l": "BM25L",
+                             "bm25+": "BM25+"}.get,
+            )
+            st.number_input("k1", min_value=0.0, max_value=5.0, step=0.1, key="bm25_k1",
+                            help="Term frequency saturation. Higher values let repeated terms count more.")
+            st.slider("b", min_value=0.0, max_value=1.0, step=0.05, key="bm25_b",
+                      help="Length normalisation: 0 ignores passage length, 1 normalises fully.")
+            st.toggle("Remove English stopwords", key="stopwords")
+            st.toggle("Stem words (Snowball English)", key="stemming")
+
+        st.subheader("Rerankers")
+        st.multiselect(
+            "Methods", list(METHODS), key="methods", format_func=lambda m: METHOD_LABELS.get(m, m),
+            help="BM25 always runs: it retrieves the candidates.",
+        )
+        st.text_input("Bi-encoder model", key="bi_encoder_model",
+                      help="A local folder or a Hugging Face model id.")
+        st.text_input("Cross-encoder model", key="cross_encoder_model",
+                      help="A local folder or a Hugging Face model id.")
+        st.checkbox("Download missing models from the Hugging Face Hub", key="allow_downloads",
+                    help="Off: models load only from local folders and the local cache.")
+        st.number_input("RRF k", min_value=1, max_value=1000, key="rrf_k",
+                        help="Reciprocal rank fusion adds 1 / (k + rank) per ranking.")

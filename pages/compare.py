@@ -1,0 +1,147 @@
+"""Compare page: BM25 next to every reranker on the same candidates."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import streamlit as st
+
+from components import resources
+from components.charts import latency_figure, rank_shift_figure
+from components.result_column import render_column
+from components.state import bm25_settings, chunking_settings, reranker_settings
+from components.upload_panel import render_file_reports, render_upload, upload_key
+from reranklab.compare import compare
+from reranklab.corpus import Corpus
+from reranklab.embedding_cache import EmbeddingCache
+from reranklab.errors import DocumentLoadError
+from reranklab.registry import build_rerankers
+from reranklab.tokenization import Tokenizer
+
+logger = logging.getLogger(__name__)
+
+
+def load_corpus() -> Corpus | None:
+    """Return the corpus for this session: the uploads when there are any, else the sample."""
+    try:
+        chunking = chunking_settings()
+        bm25 = bm25_settings()
+    except ValueError as exc:
+        st.error(f"Invalid setting: {exc}")
+        return None
+
+    files, csv_columns = render_upload()
+    if not files:
+        st.caption("Showing the bundled sample corpus: SciFact abstracts (ODC-By 1.0). Upload files to use your own.")
+        return resources.sample_corpus(chunking, bm25)
+
+    key = upload_key(files, csv_columns, (chunking, bm25))
+    if st.session_state.get("corpus_key") != key:
+        bar = st.progress(0.0, text="Reading files")
+        try:
+            corpus = Corpus.from_files(
+                files, chunking=chunking, bm25=bm25, csv_columns=csv_columns,
+                progress=lambda fraction, message: bar.progress(fraction, text=message),
+            )
+        except DocumentLoadError as exc:
+            bar.empty()
+            st.error(f"No file could be indexed. {exc.reason}")
+            return None
+        bar.empty()
+        st.session_state.corpus = corpus
+        st.session_state.corpus_key = key
+    corpus = st.session_state.corpus
+    render_file_reports(corpus.reports)
+    return corpus
+
+
+def load_rerankers(corpus: Corpus):
+    """Return (rerankers, unavailable) for the corpus, building them when a setting changed."""
+    settings = reranker_settings()
+    methods = tuple(st.session_state.methods)
+    key = (corpus.fingerprint, settings, methods)
+    if st.session_state.get("rerankers_key") != key:
+        bar = st.progress(0.0, text="Embedding passages")
+
+        def on_progress(done: int, total: int) -> None:
+            bar.progress(done / max(total, 1), text=f"Embedding passages: {done:,} of {total:,}")
+
+        rerankers, unavailable = build_rerankers(
+            methods, corpus, settings, cache=EmbeddingCache(),
+            load_bi=resources.bi_encoder, load_cross=resources.cross_encoder, progress=on_progress,
+        )
+        bar.empty()
+        st.session_state.rerankers = (rerankers, unavailable)
+        st.session_state.rerankers_key = key
+    return st.session_state.rerankers
+
+
+def render_query_form(sample: bool) -> str:
+    examples = resources.example_queries() if sample else []
+    if sample and not st.session_state.query:
+        st.session_state.query = examples[0]
+    if examples:
+        st.selectbox(
+            "Example queries", examples, index=None, placeholder="Pick an example query",
+            key="example_query",
+            on_change=lambda: st.session_state.update(query=st.session_state.example_query or ""),
+        )
+    with st.form("query_form", border=False):
+        st.text_input("Query", key="query", placeholder="Type a query and press Enter")
+        st.form_submit_button("Rerank", type="primary")
+    return st.session_state.query.strip()
+
+
+def render_results(comparison, corpus: Corpus) -> None:
+    tokenizer = Tokenizer(corpus.bm25.settings.tokenizer)
+    query_tokens = corpus.bm25.query_tokens(comparison.query)
+    columns = st.columns(len(comparison.results))
+    for column, result in zip(columns, comparison.results.values(), strict=True):
+        with column:
+            render_column(comparison, result, query_tokens, tokenizer)
+
+    left, right = st.columns([3, 2])
+    left.plotly_chart(rank_shift_figure(comparison), width="stretch", key="rank_shift_chart")
+    right.plotly_chart(latency_figure(comparison), width="stretch", key="latency_chart")
+
+    download_csv, download_json, _ = st.columns([1, 1, 4])
+    download_csv.download_button(
+        "Download CSV", comparison.to_csv(), file_name="comparison.csv", mime="text/csv"
+    )
+    download_json.download_button(
+        "Download JSON",
+        json.dumps(comparison.to_json(), ensure_ascii=False, indent=2),
+        file_name="comparison.json",
+        mime="application/json",
+    )
+
+
+def main() -> None:
+    st.title("Compare rerankers")
+    st.write("BM25 retrieves candidates; each reranker orders the same candidates. Arrows show movement against BM25.")
+
+    corpus = load_corpus()
+    if corpus is None:
+        return
+    st.caption(f"{len(corpus.documents):,} documents, {len(corpus.passages):,} passages indexed.")
+    sample = not st.session_state.get("uploads")
+
+    query = render_query_form(sample)
+    if not query:
+        st.info("Type a query to compare the methods.")
+        return
+
+    rerankers, unavailable = load_rerankers(corpus)
+    comparison = compare(
+        query, corpus, rerankers, unavailable,
+        methods=["bm25", *(m for m in st.session_state.methods if m != "bm25")],
+        candidates=int(st.session_state.candidates),
+        top_k=int(st.session_state.top_k),
+        rrf_k=int(st.session_state.rrf_k),
+    )
+    st.session_state.comparison = comparison
+    render_results(comparison, corpus)
+
+
+main()
