@@ -20,6 +20,8 @@ from reranklab.models import load_bi_encoder, load_cross_encoder
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 SAMPLE_CORPUS = ASSETS / "sample_corpus.jsonl"
 EXAMPLE_QUERIES = ASSETS / "example_queries.json"
+# Bi-encoder embeddings of the sample corpus at the default chunking, read-only.
+SAMPLE_EMBEDDINGS = ASSETS / "embeddings"
 
 
 @st.cache_resource(show_spinner="Loading the bi-encoder model...")

@@ -68,7 +68,7 @@ def load_rerankers(corpus: Corpus):
             bar.progress(done / max(total, 1), text=f"Embedding passages: {done:,} of {total:,}")
 
         rerankers, unavailable = build_rerankers(
-            methods, corpus, settings, cache=EmbeddingCache(),
+            methods, corpus, settings, cache=EmbeddingCache(seed_directories=[resources.SAMPLE_EMBEDDINGS]),
             load_bi=resources.bi_encoder, load_cross=resources.cross_encoder, progress=on_progress,
         )
         bar.empty()

@@ -11,6 +11,7 @@ import logging
 import sys
 import textwrap
 from collections.abc import Sequence
+from pathlib import Path
 
 from reranklab.bm25 import BM25Settings
 from reranklab.chunking import ChunkingSettings
@@ -24,6 +25,8 @@ from reranklab.registry import RerankerSettings, build_rerankers, parse_methods
 logger = logging.getLogger("reranklab")
 
 EXIT_NO_INPUT = 2
+# Shipped embeddings of the sample corpus in a source checkout; absent in other installs.
+SAMPLE_EMBEDDINGS = Path(__file__).resolve().parent.parent / "assets" / "embeddings"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -104,7 +107,7 @@ def run_compare(args: argparse.Namespace) -> int:
             print(f"warning: {report.source}: {warning}", file=sys.stderr)
 
     settings = RerankerSettings(args.bi_encoder, args.cross_encoder, args.allow_downloads)
-    cache = None if args.no_cache else EmbeddingCache()
+    cache = None if args.no_cache else EmbeddingCache(seed_directories=[SAMPLE_EMBEDDINGS])
     rerankers, unavailable = build_rerankers(methods, corpus, settings, cache=cache)
     comparison = compare(
         args.query, corpus, rerankers, unavailable, methods=methods,

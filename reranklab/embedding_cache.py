@@ -37,10 +37,17 @@ class EmbeddingCache:
     Args:
         directory: folder for the `.npy` files; created on first save. Defaults to
             `default_cache_dir() / "embeddings"`.
+        seed_directories: read-only folders searched after `directory`, such as the
+            embeddings of the sample corpus that ship in `assets/embeddings`.
     """
 
-    def __init__(self, directory: str | os.PathLike | None = None) -> None:
+    def __init__(
+        self,
+        directory: str | os.PathLike | None = None,
+        seed_directories: Sequence[str | os.PathLike] = (),
+    ) -> None:
         self.directory = Path(directory) if directory is not None else default_cache_dir() / "embeddings"
+        self.seed_directories = [Path(folder) for folder in seed_directories]
 
     @staticmethod
     def key(model_fingerprint: str, texts: Sequence[str]) -> str:
@@ -57,8 +64,9 @@ class EmbeddingCache:
 
     def load(self, key: str, expected_rows: int) -> np.ndarray | None:
         """Return the cached matrix for `key`, or None when it is missing or unreadable."""
-        path = self.path(key)
-        if not path.exists():
+        candidates = [self.path(key), *(folder / f"{key}.npy" for folder in self.seed_directories)]
+        path = next((candidate for candidate in candidates if candidate.exists()), None)
+        if path is None:
             return None
         try:
             embeddings = np.load(path, allow_pickle=False)

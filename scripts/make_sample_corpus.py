@@ -8,7 +8,9 @@ puts a relevant abstract higher than BM25 does within the sample.
     PYTHONPATH=. python scripts/make_sample_corpus.py PATH/TO/scifact assets
 
 Writes `sample_corpus.jsonl`, `sample_queries.jsonl`, `sample_qrels.tsv` and
-`example_queries.json` into the output folder.
+`example_queries.json` into the output folder, and the bi-encoder embeddings of the
+sample's passages at the default chunking into `embeddings/`, so the app's first query
+on the sample does not wait for the encoder.
 """
 
 from __future__ import annotations
@@ -22,8 +24,11 @@ from pathlib import Path
 import numpy as np
 
 from reranklab.bm25 import BM25Index
+from reranklab.corpus import Corpus
 from reranklab.documents import Passage
-from reranklab.models import DEFAULT_BI_ENCODER, load_bi_encoder
+from reranklab.embedding_cache import EmbeddingCache
+from reranklab.models import DEFAULT_BI_ENCODER, load_bi_encoder, model_fingerprint, resolve_model
+from reranklab.rerankers import BiEncoderReranker
 
 QUERY_COUNT = 30
 NEIGHBOURS = 10
@@ -93,7 +98,15 @@ def main() -> None:
     (args.output / "example_queries.json").write_text(
         json.dumps([queries[q] for q in examples], ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
     )
-    print(f"{len(sample)} abstracts, {len(query_ids)} queries, {len(examples)} examples")
+
+    # Step 4: embeddings of the passages at the default chunking, keyed as the app looks them up.
+    corpus = Corpus.from_paths([args.output / "sample_corpus.jsonl"])
+    cache = EmbeddingCache(args.output / "embeddings")
+    for stale in cache.directory.glob("*.npy"):
+        stale.unlink()
+    fingerprint = model_fingerprint(resolve_model(DEFAULT_BI_ENCODER))
+    BiEncoderReranker(model, fingerprint, cache=cache).index(corpus.passages)
+    print(f"{len(sample)} abstracts, {len(corpus.passages)} passages, {len(query_ids)} queries, {len(examples)} examples")
 
 
 def _passage(document: dict) -> Passage:

@@ -25,9 +25,9 @@ def passage_texts(text: str, passage_words: int, overlap_words: int) -> list[str
 def test_settings_defaults():
     settings = ChunkingSettings()
 
-    assert settings.passage_words == 160
-    assert settings.overlap_words == 40
-    assert settings.stride_words == 120
+    assert settings.passage_words == 100
+    assert settings.overlap_words == 25
+    assert settings.stride_words == 75
 
 
 def test_windows_end_at_last_word():

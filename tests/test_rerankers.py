@@ -109,3 +109,22 @@ def test_cross_encoder_rejects_multi_label_model(tmp_path, minilm_path):
 def test_empty_candidates_give_empty_ranking(tiny_cross_encoder_path):
     reranker = CrossEncoderReranker(load_cross_encoder(tiny_cross_encoder_path))
     assert reranker.rerank("cats", []) == []
+
+
+def test_shipped_sample_embeddings_match_encoder(minilm, tmp_path):
+    from reranklab.corpus import Corpus
+    from reranklab.models import model_fingerprint, resolve_model
+
+    root = __import__("pathlib").Path(__file__).resolve().parent.parent
+    corpus = Corpus.from_paths([root / "assets" / "sample_corpus.jsonl"])
+    fingerprint = model_fingerprint(resolve_model("sentence-transformers/all-MiniLM-L6-v2"))
+    seeded = BiEncoderReranker(
+        minilm, fingerprint, cache=EmbeddingCache(tmp_path, seed_directories=[root / "assets" / "embeddings"])
+    )
+    assert seeded.index(corpus.passages) is True
+    assert list(tmp_path.iterdir()) == []
+
+    sample = corpus.passages[:8]
+    fresh = minilm.encode([p.full_text for p in sample], normalize_embeddings=True)
+    shipped = seeded._candidate_embeddings(sample)
+    np.testing.assert_allclose(shipped, fresh, atol=1e-4)
