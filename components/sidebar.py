@@ -1,4 +1,10 @@
-"""Sidebar settings: passages, first stage, BM25 options and rerankers."""
+"""Sidebar settings: passages, first stage, BM25 options and rerankers.
+
+Each widget writes to its own `widget_*` key, and a callback copies the value to the
+plain key that `components.state` reads. Streamlit drops a widget's key from the session
+state when a run does not draw that widget, so plain keys keep the settings alive across
+reruns and pages; widget keys alone lost them on the second run.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,17 @@ from reranklab.compare import METHOD_LABELS
 from reranklab.registry import METHODS
 
 
+def _copy_setting(widget_key: str, key: str) -> None:
+    st.session_state[key] = st.session_state[widget_key]
+
+
+def _bind(key: str) -> dict:
+    """Return the widget arguments that show and update the setting stored under `key`."""
+    widget_key = f"widget_{key}"
+    st.session_state[widget_key] = st.session_state[key]
+    return {"key": widget_key, "on_change": _copy_setting, "args": (widget_key, key)}
+
+
 def render_settings() -> None:
     """Draw the settings widgets; each writes its value to the session state key it names."""
     with st.sidebar:
@@ -15,44 +32,44 @@ def render_settings() -> None:
 
         st.subheader("Passages")
         st.number_input(
-            "Passage size (words)", min_value=16, max_value=2000, step=8, key="passage_words",
+            "Passage size (words)", min_value=16, max_value=2000, step=8, **_bind("passage_words"),
             help="Documents are split into windows of this many words. CJK characters count as one word each.",
         )
         st.number_input(
-            "Overlap (words)", min_value=0, max_value=1000, step=8, key="overlap_words",
+            "Overlap (words)", min_value=0, max_value=1000, step=8, **_bind("overlap_words"),
             help="Words shared by consecutive passages. Must be smaller than the passage size.",
         )
 
         st.subheader("Retrieval")
         st.number_input(
-            "BM25 candidates", min_value=1, max_value=1000, step=10, key="candidates",
+            "BM25 candidates", min_value=1, max_value=1000, step=10, **_bind("candidates"),
             help="How many BM25 results every reranker orders.",
         )
-        st.number_input("Results per column (top k)", min_value=1, max_value=100, key="top_k")
+        st.number_input("Results per column (top k)", min_value=1, max_value=100, **_bind("top_k"))
 
         with st.expander("BM25 (advanced)"):
             st.selectbox(
-                "Variant", ["okapi", "lucene", "bm25l", "bm25+"], key="bm25_variant",
+                "Variant", ["okapi", "lucene", "bm25l", "bm25+"], **_bind("bm25_variant"),
                 format_func={"okapi": "Okapi / Robertson", "lucene": "Lucene", "bm25l": "BM25L",
                              "bm25+": "BM25+"}.get,
             )
-            st.number_input("k1", min_value=0.0, max_value=5.0, step=0.1, key="bm25_k1",
+            st.number_input("k1", min_value=0.0, max_value=5.0, step=0.1, **_bind("bm25_k1"),
                             help="Term frequency saturation. Higher values let repeated terms count more.")
-            st.slider("b", min_value=0.0, max_value=1.0, step=0.05, key="bm25_b",
+            st.slider("b", min_value=0.0, max_value=1.0, step=0.05, **_bind("bm25_b"),
                       help="Length normalisation: 0 ignores passage length, 1 normalises fully.")
-            st.toggle("Remove English stopwords", key="stopwords")
-            st.toggle("Stem words (Snowball English)", key="stemming")
+            st.toggle("Remove English stopwords", **_bind("stopwords"))
+            st.toggle("Stem words (Snowball English)", **_bind("stemming"))
 
         st.subheader("Rerankers")
         st.multiselect(
-            "Methods", list(METHODS), key="methods", format_func=lambda m: METHOD_LABELS.get(m, m),
+            "Methods", list(METHODS), **_bind("methods"), format_func=lambda m: METHOD_LABELS.get(m, m),
             help="BM25 always runs: it retrieves the candidates.",
         )
-        st.text_input("Bi-encoder model", key="bi_encoder_model",
+        st.text_input("Bi-encoder model", **_bind("bi_encoder_model"),
                       help="A local folder or a Hugging Face model id.")
-        st.text_input("Cross-encoder model", key="cross_encoder_model",
+        st.text_input("Cross-encoder model", **_bind("cross_encoder_model"),
                       help="A local folder or a Hugging Face model id.")
-        st.checkbox("Download missing models from the Hugging Face Hub", key="allow_downloads",
+        st.checkbox("Download missing models from the Hugging Face Hub", **_bind("allow_downloads"),
                     help="Off: models load only from local folders and the local cache.")
-        st.number_input("RRF k", min_value=1, max_value=1000, key="rrf_k",
+        st.number_input("RRF k", min_value=1, max_value=1000, **_bind("rrf_k"),
                         help="Reciprocal rank fusion adds 1 / (k + rank) per ranking.")

@@ -87,9 +87,14 @@ def render_query_form(sample: bool) -> str:
             key="example_query",
             on_change=lambda: st.session_state.update(query=st.session_state.example_query or ""),
         )
+    # The query lives under a plain key, which outlives the widget (see components.sidebar).
+    st.session_state.widget_query = st.session_state.query
     with st.form("query_form", border=False):
-        st.text_input("Query", key="query", placeholder="Type a query and press Enter")
-        st.form_submit_button("Rerank", type="primary")
+        st.text_input("Query", key="widget_query", placeholder="Type a query and press Enter")
+        st.form_submit_button(
+            "Rerank", type="primary",
+            on_click=lambda: st.session_state.update(query=st.session_state.widget_query),
+        )
     return st.session_state.query.strip()
 
 

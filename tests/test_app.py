@@ -1,0 +1,106 @@
+"""Streamlit AppTest runs of the compare page: sample corpus, upload, query and columns."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = str(ROOT / "app.py")
+
+
+ROW = '<div class="rl-row">'
+
+
+def result_rows(at: AppTest) -> list[str]:
+    """Return the HTML of the result rows, one string per column that has results."""
+    return [element.proto.body for element in at.get("html") if element.proto.body.startswith(ROW)]
+
+
+def first_row(column_html: str) -> str:
+    return column_html.split(ROW)[1]
+
+
+def column_headers(at: AppTest) -> list[str]:
+    return [m.value.removeprefix("#### ") for m in at.markdown if m.value.startswith("#### ")]
+
+
+@pytest.fixture
+def app() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_sample_corpus_shows_every_column(app):
+    assert column_headers(app) == ["BM25", "Bi-encoder", "Cross-encoder", "RRF (BM25 + bi-encoder)"]
+    example = json.loads((ROOT / "assets" / "example_queries.json").read_text())[0]
+    assert app.text_input(key="widget_query").value == example
+    assert any("296 documents" in caption.value for caption in app.caption)
+    assert len(result_rows(app)) == 3
+    assert len(app.get("plotly_chart")) == 2
+
+
+def test_cross_encoder_column_explains_offline_fix(app):
+    messages = [error.value for error in app.error]
+    assert len(messages) == 1
+    assert "cross-encoder/ms-marco-MiniLM-L6-v2" in messages[0]
+    assert "RERANKLAB_CROSS_ENCODER" in messages[0]
+
+
+def test_upload_query_and_columns(app):
+    good = b"Photosynthesis converts light energy into chemical energy in chloroplasts."
+    other = b"# Tides\n\nOcean tides rise and fall twice a day because of the moon's gravity."
+    app.file_uploader[0].set_value(
+        [
+            ("plants.txt", good, "text/plain"),
+            ("tides.md", other, "text/markdown"),
+            ("broken.pdf", b"%PDF-1.4 this is not really a pdf", "application/pdf"),
+        ]
+    )
+    app.run()
+    assert not app.exception, app.exception
+
+    errors = [error.value for error in app.error]
+    assert any("broken.pdf" in message for message in errors)
+    assert any("2 documents, 2 passages indexed." in caption.value for caption in app.caption)
+    status = app.dataframe[0].value
+    assert list(status["file"]) == ["plants.txt", "tides.md", "broken.pdf"]
+    assert list(status["status"]) == ["ok", "ok", "error"]
+
+    app.text_input(key="widget_query").set_value("why do ocean tides rise")
+    app.button[0].click()
+    app.run()
+    assert not app.exception, app.exception
+    bm25_top = first_row(result_rows(app)[0])
+    assert "Tides" in bm25_top
+    assert "<mark>tides</mark>" in bm25_top.lower()
+
+
+def test_csv_upload_uses_chosen_columns(app):
+    table = io.StringIO()
+    table.write("heading,body,notes\n")
+    table.write("Volcanoes,Lava erupts from volcanoes when magma reaches the surface.,x\n")
+    table.write("Glaciers,Glaciers carve valleys as the ice moves slowly downhill.,y\n")
+    app.file_uploader[0].set_value(("geo.csv", table.getvalue().encode(), "text/csv"))
+    app.run()
+    assert app.selectbox(key="csv_text_geo.csv").value == "body"
+    assert app.selectbox(key="csv_title_geo.csv").value == "heading"
+
+    app.text_input(key="widget_query").set_value("ice carving valleys")
+    app.button[0].click()
+    app.run()
+    assert not app.exception, app.exception
+    assert "Glaciers" in first_row(result_rows(app)[0])
+
+
+def test_invalid_overlap_is_reported(app):
+    app.number_input(key="widget_overlap_words").set_value(200)
+    app.run()
+    messages = [error.value for error in app.error]
+    assert any("overlap_words" in message for message in messages)
