@@ -100,6 +100,7 @@ class Corpus:
         csv_columns: dict[str, CsvColumns] | None = None,
         max_bytes: int | None = None,
         progress: ProgressCallback | None = None,
+        unopened: Sequence[FileReport] = (),
     ) -> Corpus:
         """Read (name, content) pairs, split and index every readable file.
 
@@ -114,12 +115,14 @@ class Corpus:
             csv_columns: per CSV file name, the text and title columns to read.
             max_bytes: files larger than this are rejected; None means no limit.
             progress: called with the fraction done and a message.
+            unopened: reports of files that could not even be opened; they are listed
+                first in `reports` and in the error.
 
         Raises:
             DocumentLoadError: when no file could be read (source "upload").
         """
         files = list(files)
-        reports: list[FileReport] = []
+        reports: list[FileReport] = list(unopened)
         documents: list[Document] = []
         seen_ids: dict[str, int] = {}
 
@@ -170,12 +173,7 @@ class Corpus:
                 files.append((path.name, path.read_bytes()))
             except OSError as exc:
                 unreadable.append(FileReport(source=str(path), error=f"cannot open: {exc.strerror}"))
-        if not files:
-            problems = "; ".join(f"{r.source}: {r.error}" for r in unreadable) or "no files given"
-            raise DocumentLoadError("corpus", f"no file could be read ({problems})")
-        corpus = cls.from_files(files, **kwargs)
-        corpus.reports = unreadable + corpus.reports
-        return corpus
+        return cls.from_files(files, unopened=unreadable, **kwargs)
 
 
 def _add_documents(loaded: LoadedFile, documents: list[Document], seen_ids: dict[str, int]) -> FileReport:
