@@ -31,7 +31,7 @@ def render_upload() -> tuple[list[tuple[str, bytes]], dict[str, CsvColumns]]:
             continue
         try:
             columns = read_csv_columns(name, data)
-            guess = guess_csv_columns(columns)
+            guess = guess_csv_columns(columns, source=name)
         except DocumentLoadError as exc:
             st.error(str(exc))
             continue
