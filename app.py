@@ -14,6 +14,8 @@ from components.sidebar import render_settings
 from components.state import init_state
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+# bm25s sets its own logger to DEBUG, which would log every index build.
+logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 st.set_page_config(page_title="RerankLab", page_icon="🔎", layout="wide")
 st.html(f"<style>{(Path(__file__).parent / 'assets' / 'style.css').read_text(encoding='utf-8')}</style>")

@@ -1,9 +1,9 @@
 """Sidebar settings: passages, first stage, BM25 options and rerankers.
 
 Each widget writes to its own `widget_*` key, and a callback copies the value to the
-plain key that `components.state` reads. Streamlit drops a widget's key from the session
-state when a run does not draw that widget, so plain keys keep the settings alive across
-reruns and pages; widget keys alone lost them on the second run.
+plain key that `components.state` reads. Streamlit can drop a widget's key from the
+session state between runs, and with widget keys alone the settings were gone on the
+second run. Plain keys keep them across reruns and pages.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ def _bind(key: str) -> dict:
 
 
 def render_settings() -> None:
-    """Draw the settings widgets; each writes its value to the session state key it names."""
+    """Draw the settings widgets. Each one updates the session state key passed to `_bind`."""
     with st.sidebar:
         st.header("Settings")
 

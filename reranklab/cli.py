@@ -74,6 +74,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # bm25s sets its own logger to DEBUG, which would log every index build.
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
     if args.command == "compare":
         return run_compare(args)
     return 1

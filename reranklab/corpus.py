@@ -22,7 +22,7 @@ ProgressCallback = Callable[[float, str], None]
 
 @dataclass
 class FileReport:
-    """What came out of one input file.
+    """Outcome of reading one input file.
 
     Attributes:
         source: the file name.
