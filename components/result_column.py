@@ -41,6 +41,9 @@ def _row_html(item: RankedPassage, movement: Movement, method: str, query_tokens
     score = "order only" if item.score is None else f"{item.score:.4f}"
     badge = "" if method == BM25 else _movement_badge(movement)
     title = html.escape(passage.title) if passage.title else html.escape(passage.doc_id)
+    if passage.index > 0:
+        title += f' <span class="rl-part">· passage {passage.index + 1}</span>'
+
     return (
         '<div class="rl-row">'
         f'<div class="rl-head"><span class="rl-rank">#{item.rank}</span>'

@@ -65,7 +65,7 @@ def render_file_reports(reports: list[FileReport]) -> None:
         return
     for report in reports:
         if report.error:
-            st.error(f"**{report.source}** was not indexed: {report.error}")
+            st.error(f"**{report.source}** was not indexed. Reason: {report.error}")
     table = pd.DataFrame(
         [
             {

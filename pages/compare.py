@@ -78,12 +78,16 @@ def load_rerankers(corpus: Corpus):
 
 
 def render_query_form(sample: bool) -> str:
-    examples = resources.example_queries() if sample else []
+    examples = resources.example_queries()
     if sample and not st.session_state.query:
         st.session_state.query = examples[0]
-    if examples:
+    if not sample and st.session_state.query in examples:
+        # A sample query finds nothing in the user's own files.
+        st.session_state.query = ""
+    if sample:
+        current = examples.index(st.session_state.query) if st.session_state.query in examples else None
         st.selectbox(
-            "Example queries", examples, index=None, placeholder="Pick an example query",
+            "Example queries", examples, index=current, placeholder="Pick an example query",
             key="example_query",
             on_change=lambda: st.session_state.update(query=st.session_state.example_query or ""),
         )

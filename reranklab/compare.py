@@ -229,8 +229,8 @@ def compare(
     results[BM25] = MethodResult(BM25, bm25_ranking, (time.perf_counter() - start) * 1000)
     if not bm25_ranking:
         results[BM25].warnings.append(
-            "BM25 found no passage with a query term in it, so the rerankers have no candidates. "
-            "Try other words: stopwords alone match nothing."
+            "BM25 found no passage that contains a query term, so the rerankers have no candidates. "
+            "Try other words; stopwords and one-letter words are not indexed."
         )
     candidate_passages = [item.passage for item in bm25_ranking]
 

@@ -47,7 +47,7 @@ def _merge(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return merged
 
 
-def snippet_window(text: str, spans: list[tuple[int, int]], max_chars: int = 320) -> tuple[int, int]:
+def snippet_window(text: str, spans: list[tuple[int, int]], max_chars: int = 240) -> tuple[int, int]:
     """Return the (start, end) of a window of at most `max_chars` around the first match.
 
     The window starts up to a quarter of `max_chars` before the first match, moved back to
@@ -58,8 +58,9 @@ def snippet_window(text: str, spans: list[tuple[int, int]], max_chars: int = 320
     start = 0
     if spans:
         start = max(0, spans[0][0] - max_chars // 4)
-        boundary = text.rfind(" ", 0, start)
-        start = boundary + 1 if boundary >= 0 and start > 0 else start
+        if start > 0:
+            # Move back to the start of the word, or to the start of the text.
+            start = text.rfind(" ", 0, start + 1) + 1
     end = min(len(text), start + max_chars)
     if end < len(text):
         boundary = text.rfind(" ", start, end)

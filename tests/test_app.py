@@ -104,3 +104,4 @@ def test_invalid_overlap_is_reported(app):
     app.run()
     messages = [error.value for error in app.error]
     assert any("overlap_words" in message for message in messages)
+

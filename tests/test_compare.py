@@ -122,3 +122,16 @@ def test_csv_export_rows(corpus):
     assert len(rows) == 4
     assert rows[2]["method"] == "reverse"
     assert rows[2]["movement"] == "new (BM25 #3)"
+
+
+def test_rank_shift_chart_links_every_method(corpus):
+    from components.charts import latency_figure, rank_shift_figure
+
+    comparison = compare("electricity", corpus, {"reverse": ReverseReranker()}, top_k=2)
+    figure = rank_shift_figure(comparison)
+    assert len(figure.data) == 3
+    lines = {trace.name: list(trace.y) for trace in figure.data}
+    bm25_first = comparison.results["bm25"].ranking[0].passage.passage_id
+    assert lines[bm25_first] == [1, 3]
+    assert list(figure.layout.yaxis.ticktext) == ["1", "2", "> 2"]
+    assert [bar for bar in latency_figure(comparison).data[0].x] == ["BM25", "reverse"]

@@ -80,6 +80,9 @@ class BiEncoderReranker(Reranker):
 
         self._embeddings = embeddings
         self._rows = {passage.passage_id: row for row, passage in enumerate(passages)}
+        # The first forward pass after loading is several times slower than the next
+        # ones, so one is spent here rather than in the first query's latency.
+        self.model.encode(["warm-up"], show_progress_bar=False)
         self._token_counts = dict(
             zip((p.passage_id for p in passages), self._token_lengths(texts), strict=True)
         )

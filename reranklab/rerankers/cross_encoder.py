@@ -30,6 +30,9 @@ class CrossEncoderReranker(Reranker):
     def __init__(self, model: CrossEncoder, batch_size: int = 32) -> None:
         self.model = model
         self.batch_size = batch_size
+        # The first forward pass after loading is several times slower than the next
+        # ones, so one is spent here rather than in the first query's latency.
+        self.model.predict([("warm-up", "warm-up")], show_progress_bar=False)
 
     @property
     def max_seq_length(self) -> int:
