@@ -6,6 +6,7 @@ import html
 
 import streamlit as st
 
+from components.answer_panel import row_anchor
 from reranklab.compare import BM25, Comparison, MethodResult, Movement
 from reranklab.documents import RankedPassage
 from reranklab.highlight import match_spans, snippet_window
@@ -45,7 +46,7 @@ def _row_html(item: RankedPassage, movement: Movement, method: str, query_tokens
         title += f' <span class="rl-part">· passage {passage.index + 1}</span>'
 
     return (
-        '<div class="rl-row">'
+        f'<div class="rl-row" id="{row_anchor(method, item.rank)}">'
         f'<div class="rl-head"><span class="rl-rank">#{item.rank}</span>'
         f'<span class="rl-score">{score}</span>{badge}</div>'
         f'<div class="rl-title">{title}</div>'

@@ -11,7 +11,9 @@ from __future__ import annotations
 import streamlit as st
 
 from reranklab.compare import METHOD_LABELS
+from reranklab.gemini import GEMINI_MODELS
 from reranklab.registry import METHODS
+from reranklab.rerankers.cohere import COHERE_MODELS
 
 
 def _copy_setting(widget_key: str, key: str) -> None:
@@ -73,3 +75,24 @@ def render_settings() -> None:
                     help="Off: models load only from local folders and the local cache.")
         st.number_input("RRF k", min_value=1, max_value=1000, **_bind("rrf_k"),
                         help="Reciprocal rank fusion adds 1 / (k + rank) per ranking.")
+
+        with st.expander("Cloud services (Cohere, Gemini)"):
+            st.text_input("Cohere API key", type="password", **_bind("cohere_key"),
+                          help="Kept for this browser session only. Else COHERE_API_KEY or secrets.toml is used.")
+            st.selectbox("Cohere model", COHERE_MODELS, **_bind("cohere_model"))
+            st.text_input("Gemini API key", type="password", **_bind("gemini_key"),
+                          help="Kept for this browser session only. Else GEMINI_API_KEY, GOOGLE_API_KEY "
+                               "or secrets.toml is used.")
+            st.selectbox("Gemini model", GEMINI_MODELS, **_bind("gemini_model"))
+            st.number_input("Timeout (seconds)", min_value=1.0, max_value=300.0, step=5.0,
+                            **_bind("service_timeout"), help="How long to wait for each response.")
+            st.text_input("Cohere base URL", **_bind("cohere_base_url"),
+                          help="For a proxy. Empty: COHERE_BASE_URL, else Cohere's API.")
+            st.text_input("Gemini base URL", **_bind("gemini_base_url"),
+                          help="For a proxy. Empty: GEMINI_BASE_URL, else Google's API.")
+
+        st.subheader("Answers")
+        st.selectbox("Passages per answer (top k)", [1, 3, 5, 10], **_bind("answer_top_k"))
+        st.slider("Temperature", min_value=0.0, max_value=2.0, step=0.1, **_bind("answer_temperature"))
+        st.number_input("Max output tokens", min_value=64, max_value=8192, step=64,
+                        **_bind("answer_max_tokens"))

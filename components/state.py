@@ -11,7 +11,15 @@ import streamlit as st
 from reranklab.bm25 import BM25Settings
 from reranklab.chunking import ChunkingSettings
 from reranklab.models import default_bi_encoder, default_cross_encoder, downloads_allowed
-from reranklab.registry import METHODS, RerankerSettings
+from components.keys import session_or_secret_key
+from reranklab.registry import (
+    CLOUD_METHODS,
+    DEFAULT_COHERE_MODEL,
+    DEFAULT_GEMINI_MODEL,
+    OFFLINE_METHODS,
+    RerankerSettings,
+)
+from reranklab.services import DEFAULT_TIMEOUT_S, api_key_from_env, base_url_from_env
 from reranklab.tokenization import TokenizerSettings
 
 DEFAULTS = {
@@ -19,7 +27,7 @@ DEFAULTS = {
     "overlap_words": ChunkingSettings.overlap_words,
     "candidates": 100,
     "top_k": 10,
-    "methods": list(METHODS),
+    "methods": list(OFFLINE_METHODS),
     "bm25_variant": BM25Settings.variant,
     "bm25_k1": BM25Settings.k1,
     "bm25_b": BM25Settings.b,
@@ -29,9 +37,19 @@ DEFAULTS = {
     "bi_encoder_model": "",
     "cross_encoder_model": "",
     "allow_downloads": False,
-    "use_sample": True,
+    "cohere_key": "",
+    "gemini_key": "",
+    "cohere_model": DEFAULT_COHERE_MODEL,
+    "gemini_model": DEFAULT_GEMINI_MODEL,
+    "cohere_base_url": "",
+    "gemini_base_url": "",
+    "service_timeout": DEFAULT_TIMEOUT_S,
+    "answer_top_k": 5,
+    "answer_temperature": 0.2,
+    "answer_max_tokens": 1024,
     "query": "",
     "comparison": None,
+    "answer": None,
 }
 
 
@@ -41,6 +59,12 @@ def init_state() -> None:
     defaults["bi_encoder_model"] = default_bi_encoder()
     defaults["cross_encoder_model"] = default_cross_encoder()
     defaults["allow_downloads"] = downloads_allowed()
+    defaults["cohere_base_url"] = base_url_from_env("cohere") or ""
+    defaults["gemini_base_url"] = base_url_from_env("gemini") or ""
+    # Cloud columns are on by default only where a key is already configured.
+    for service in CLOUD_METHODS:
+        if api_key_from_env(service) or session_or_secret_key(service):
+            defaults["methods"].insert(-1, service)
     for key, value in defaults.items():
         if key not in st.session_state:
             st.session_state[key] = value
@@ -68,4 +92,11 @@ def reranker_settings() -> RerankerSettings:
         bi_encoder=st.session_state.bi_encoder_model.strip(),
         cross_encoder=st.session_state.cross_encoder_model.strip(),
         allow_downloads=bool(st.session_state.allow_downloads),
+        cohere_key=session_or_secret_key("cohere"),
+        gemini_key=session_or_secret_key("gemini"),
+        cohere_model=st.session_state.cohere_model,
+        gemini_model=st.session_state.gemini_model,
+        cohere_base_url=st.session_state.cohere_base_url.strip(),
+        gemini_base_url=st.session_state.gemini_base_url.strip(),
+        timeout=float(st.session_state.service_timeout),
     )

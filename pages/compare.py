@@ -8,6 +8,7 @@ import logging
 import streamlit as st
 
 from components import resources
+from components.answer_panel import render_answer, render_answer_button
 from components.charts import latency_figure, rank_shift_figure
 from components.result_column import render_column
 from components.state import bm25_settings, chunking_settings, reranker_settings
@@ -109,6 +110,9 @@ def render_results(comparison, corpus: Corpus) -> None:
     for column, result in zip(columns, comparison.results.values(), strict=True):
         with column:
             render_column(comparison, result, query_tokens, tokenizer)
+            if result.error is None and result.ranking:
+                render_answer_button(comparison, result.method)
+    render_answer(comparison, tokenizer)
 
     left, right = st.columns([3, 2])
     left.plotly_chart(rank_shift_figure(comparison), width="stretch", key="rank_shift_chart")

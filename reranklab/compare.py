@@ -27,6 +27,8 @@ METHOD_LABELS = {
     "bm25": "BM25",
     "bi-encoder": "Bi-encoder",
     "cross-encoder": "Cross-encoder",
+    "cohere": "Cohere Rerank",
+    "gemini": "Gemini (listwise)",
     "rrf": "RRF (BM25 + bi-encoder)",
 }
 # RRF fuses the BM25 ranking with this method's ranking.
@@ -268,7 +270,9 @@ def run_reranker(method: str, reranker: Reranker, query: str, candidates: Sequen
             latency_ms=(time.perf_counter() - start) * 1000,
         )
     latency_ms = (time.perf_counter() - start) * 1000
-    warnings = reranker.length_warnings(query, candidates)
+    # Per-call notes, such as an LLM reply that had to be repaired.
+    warnings = list(getattr(reranker, "last_warnings", []))
+    warnings += reranker.length_warnings(query, candidates)
     return MethodResult(method, ranking, latency_ms, warnings=warnings)
 
 

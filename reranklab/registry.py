@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from reranklab.corpus import Corpus
 from reranklab.embedding_cache import EmbeddingCache
@@ -18,32 +18,76 @@ from reranklab.models import (
     resolve_model,
 )
 from reranklab.rerankers import BiEncoderReranker, CrossEncoderReranker, Reranker
+from reranklab.services import (
+    DEFAULT_TIMEOUT_S,
+    KEY_ENV,
+    SERVICE_NAMES,
+    ServiceConfig,
+    api_key_from_env,
+    base_url_from_env,
+)
 
 logger = logging.getLogger(__name__)
 
-METHODS = ("bm25", "bi-encoder", "cross-encoder", "rrf")
-DEFAULT_METHODS = METHODS
+METHODS = ("bm25", "bi-encoder", "cross-encoder", "cohere", "gemini", "rrf")
+OFFLINE_METHODS = ("bm25", "bi-encoder", "cross-encoder", "rrf")
+CLOUD_METHODS = ("cohere", "gemini")
+DEFAULT_COHERE_MODEL = "rerank-v3.5"
+DEFAULT_GEMINI_MODEL = "gemini-2.5-flash"
 
 
 @dataclass(frozen=True)
 class RerankerSettings:
-    """Which models the rerankers use.
+    """Models, keys and endpoints of the rerankers.
 
     Attributes:
         bi_encoder: model reference of the bi-encoder (local folder or Hub id).
         cross_encoder: model reference of the cross-encoder.
         allow_downloads: try the Hugging Face Hub for models that are not cached.
+        cohere_key, gemini_key: API keys given in the app or on the command line; when
+            empty, `COHERE_API_KEY`, `GEMINI_API_KEY` or `GOOGLE_API_KEY` is read. Kept
+            out of repr so they never reach a log.
+        cohere_model, gemini_model: model ids of the cloud rerankers.
+        cohere_base_url, gemini_base_url: endpoint overrides; when empty,
+            `COHERE_BASE_URL` and `GEMINI_BASE_URL` are read, else the SDK default is used.
+        timeout: seconds to wait for each cloud response.
     """
 
     bi_encoder: str = ""
     cross_encoder: str = ""
     allow_downloads: bool = False
+    cohere_key: str = field(default="", repr=False)
+    gemini_key: str = field(default="", repr=False)
+    cohere_model: str = DEFAULT_COHERE_MODEL
+    gemini_model: str = DEFAULT_GEMINI_MODEL
+    cohere_base_url: str = ""
+    gemini_base_url: str = ""
+    timeout: float = DEFAULT_TIMEOUT_S
 
     def __post_init__(self) -> None:
         if not self.bi_encoder:
             object.__setattr__(self, "bi_encoder", default_bi_encoder())
         if not self.cross_encoder:
             object.__setattr__(self, "cross_encoder", default_cross_encoder())
+
+    def service_config(self, service: str) -> ServiceConfig | None:
+        """Return how to reach "cohere" or "gemini", or None when no key is set anywhere."""
+        explicit_key = self.cohere_key if service == "cohere" else self.gemini_key
+        key = explicit_key.strip() or api_key_from_env(service)
+        if not key:
+            return None
+        explicit_url = self.cohere_base_url if service == "cohere" else self.gemini_base_url
+        base_url = explicit_url.strip() or base_url_from_env(service)
+        return ServiceConfig(api_key=key, base_url=base_url, timeout=self.timeout)
+
+
+def missing_key_message(service: str) -> str:
+    """Return the message shown in a cloud column when its service has no key."""
+    variables = " or ".join(KEY_ENV[service])
+    return (
+        f"No {SERVICE_NAMES[service]} API key. Set {variables}, add it to "
+        ".streamlit/secrets.toml, or enter it in the sidebar."
+    )
 
 
 def parse_methods(text: str) -> list[str]:
@@ -56,8 +100,7 @@ def parse_methods(text: str) -> list[str]:
     unknown = [method for method in methods if method not in METHODS]
     if unknown:
         raise ValueError(f"unknown reranker {unknown[0]!r}; choose from {', '.join(METHODS)}")
-    if "bm25" in methods:
-        methods.remove("bm25")
+    methods = [method for method in methods if method != "bm25"]
     return ["bm25", *dict.fromkeys(methods)]
 
 
@@ -105,5 +148,20 @@ def build_rerankers(
             )
         except ModelLoadError as exc:
             unavailable["cross-encoder"] = str(exc)
+
+    for service in CLOUD_METHODS:
+        if service not in methods:
+            continue
+        config = settings.service_config(service)
+        if config is None:
+            unavailable[service] = missing_key_message(service)
+        elif service == "cohere":
+            from reranklab.rerankers.cohere import CohereReranker
+
+            rerankers[service] = CohereReranker(config, model=settings.cohere_model)
+        else:
+            from reranklab.rerankers.gemini import GeminiListwiseReranker
+
+            rerankers[service] = GeminiListwiseReranker(config, model=settings.gemini_model)
 
     return rerankers, unavailable

@@ -32,7 +32,11 @@ LOG_TAIL_CHARS = 4000
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 # Variables that would point the app at other models or allow downloads.
-_CLEARED_ENV = ("RERANKLAB_BI_ENCODER", "RERANKLAB_CROSS_ENCODER", "RERANKLAB_ALLOW_DOWNLOADS")
+_CLEARED_ENV = (
+    "RERANKLAB_BI_ENCODER", "RERANKLAB_CROSS_ENCODER", "RERANKLAB_ALLOW_DOWNLOADS",
+    # A developer's real keys must never reach a test server.
+    "COHERE_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY", "COHERE_BASE_URL", "GEMINI_BASE_URL",
+)
 
 
 @dataclass(frozen=True)
@@ -62,13 +66,17 @@ def free_port() -> int:
 
 
 @contextmanager
-def run_app(work_dir: Path, timeout_s: float = STARTUP_TIMEOUT_S) -> Iterator[AppServer]:
+def run_app(
+    work_dir: Path, timeout_s: float = STARTUP_TIMEOUT_S, extra_env: dict[str, str] | None = None
+) -> Iterator[AppServer]:
     """Start `streamlit run app.py`, wait until it is healthy, and stop it on exit.
 
     Args:
         work_dir: an empty folder for the server log, the embedding cache and the
             Hugging Face cache.
         timeout_s: seconds to wait for `/_stcore/health` to return "ok". Defaults to 120.
+        extra_env: variables set for the server after the cleared ones, such as keys and
+            base URLs of fake cloud services.
 
     Raises:
         RuntimeError: the server exited or did not become healthy in time. The message
@@ -83,6 +91,7 @@ def run_app(work_dir: Path, timeout_s: float = STARTUP_TIMEOUT_S) -> Iterator[Ap
         HF_HOME=str(work_dir / "huggingface"),
         RERANKLAB_CACHE_DIR=str(work_dir / "reranklab-cache"),
     )
+    env.update(extra_env or {})
     command = [
         sys.executable, "-m", "streamlit", "run", "app.py",
         "--server.address", "127.0.0.1",

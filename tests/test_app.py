@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
 
 
-ROW = '<div class="rl-row">'
+ROW = '<div class="rl-row"'
 
 
 def result_rows(at: AppTest) -> list[str]:
@@ -105,3 +105,16 @@ def test_invalid_overlap_is_reported(app):
     messages = [error.value for error in app.error]
     assert any("overlap_words" in message for message in messages)
 
+
+
+def test_extractive_answer_without_key(app, monkeypatch):
+    monkeypatch.delenv("GEMINI_API_KEY", raising=False)
+    monkeypatch.delenv("GOOGLE_API_KEY", raising=False)
+    app.button(key="answer_bm25").click()
+    app.run()
+    assert not app.exception, app.exception
+    assert any(caption.value == "Extractive answer (no Gemini key)" for caption in app.caption)
+    answers = [e.proto.body for e in app.get("html") if e.proto.body.startswith('<div class="rl-answer">')]
+    assert len(answers) == 1
+    assert '<a href="#rl-bm25-' in answers[0]
+    assert any(caption.value.startswith("Cites: [") for caption in app.caption)

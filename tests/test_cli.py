@@ -118,3 +118,28 @@ def test_table_output_lists_methods(corpus_files, tmp_path):
     assert "== Bi-encoder" in result.stdout
     assert "== RRF (BM25 + bi-encoder)" in result.stdout
     assert "d3#0" in result.stdout
+
+
+def test_answer_extractive_without_key(corpus_files, tmp_path, monkeypatch):
+    monkeypatch.delenv("GEMINI_API_KEY", raising=False)
+    monkeypatch.delenv("GOOGLE_API_KEY", raising=False)
+    result = run_cli(
+        "answer", "--corpus", *corpus_files, "--query", "what causes scurvy",
+        "--top-k", "2", "--format", "json", cache_dir=tmp_path / "cache",
+    )
+    assert result.returncode == 0, result.stderr
+    output = json.loads(result.stdout)
+    assert set(output) == {"answer", "citations", "model", "finish_reason"}
+    assert output["model"] == "extractive"
+    assert output["finish_reason"] is None
+    assert output["answer"].startswith("Scurvy is caused by a lack of vitamin C in the diet. [1]")
+    assert output["citations"] == [{"number": 1, "doc_id": "d1", "passage_id": "d1#0"}]
+
+
+def test_answer_from_failed_reranker_exits_1(corpus_files, tmp_path):
+    result = run_cli(
+        "answer", "--corpus", *corpus_files, "--query", "scurvy", "--reranker", "cross-encoder",
+        cache_dir=tmp_path / "cache",
+    )
+    assert result.returncode == 1
+    assert "Cross-encoder failed" in result.stderr
