@@ -161,3 +161,26 @@ def test_cli_answer_with_gemini_and_no_key_leak(services, tmp_path):
     for path in cache_dir.rglob("*"):
         if path.is_file():
             assert KEY.encode() not in path.read_bytes(), path
+
+
+def test_app_answer_error_shown_once(services):
+    from tests.fakes.gemini import invalid_key_body
+    from tests.fakes.server import Reply
+
+    server, script = services
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
+    at.run()
+    script.fail(Reply(400, invalid_key_body()), stream=True)
+    at.button(key="answer_bm25").click()
+    at.run()
+    assert not at.exception, at.exception
+    errors = [error.value for error in at.error if error.value.startswith("Gemini could not answer")]
+    assert len(errors) == 1
+    assert "GEMINI_API_KEY" in errors[0]
+    assert KEY not in errors[0]
+
+    streamed_before = len([r for r in server.requests if "streamGenerateContent" in r.path])
+    at.run()
+    streamed_after = len([r for r in server.requests if "streamGenerateContent" in r.path])
+    assert streamed_after == streamed_before
+    assert len([e for e in at.error if e.value.startswith("Gemini could not answer")]) == 1
