@@ -75,6 +75,8 @@ def test_cloud_columns_rank_bm25_candidates(services, corpus):
     cohere_scores = [item.score for item in comparison.results["cohere"].ranking]
     assert cohere_scores == sorted(cohere_scores, reverse=True)
     assert set(comparison.to_json()["results"]) == {"bm25", "cohere", "gemini"}
+    assert KEY not in comparison.to_csv()
+    assert KEY not in json.dumps(comparison.to_json())
 
 
 def test_failing_service_stays_in_its_column(services, corpus, monkeypatch, caplog):
