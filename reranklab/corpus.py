@@ -63,6 +63,20 @@ class Corpus:
             digest.update(passage.full_text.encode("utf-8") + b"\0")
         return digest.hexdigest()
 
+    @property
+    def document_id(self) -> str:
+        """Return 16 hex digits of a sha256 of the document ids and texts.
+
+        Unlike `fingerprint` it does not change with the passage settings, so judgments
+        stored under it stay with the corpus when the passages are split differently.
+        """
+        digest = hashlib.sha256()
+        for document in self.documents:
+            digest.update(document.doc_id.encode("utf-8") + b"\0")
+            digest.update(document.title.encode("utf-8") + b"\0")
+            digest.update(document.text.encode("utf-8") + b"\0")
+        return digest.hexdigest()[:16]
+
     def passage(self, passage_id: str) -> Passage:
         return self._by_id[passage_id]
 

@@ -135,3 +135,14 @@ def test_rank_shift_chart_links_every_method(corpus):
     assert lines[bm25_first] == [1, 3]
     assert list(figure.layout.yaxis.ticktext) == ["1", "2", "> 2"]
     assert [bar for bar in latency_figure(comparison).data[0].x] == ["BM25", "reverse"]
+
+
+def test_document_id_ignores_chunking():
+    from reranklab.chunking import ChunkingSettings
+
+    small = Corpus.from_documents(DOCUMENTS, chunking=ChunkingSettings(3, 1))
+    large = Corpus.from_documents(DOCUMENTS)
+    assert small.document_id == large.document_id
+    assert small.fingerprint != large.fingerprint
+    changed = Corpus.from_documents([*DOCUMENTS[:-1], Document("garden", "Water the roses.")])
+    assert changed.document_id != large.document_id
