@@ -39,6 +39,12 @@ def sample_corpus(chunking: ChunkingSettings, bm25: BM25Settings) -> Corpus:
     return Corpus.from_paths([SAMPLE_CORPUS], chunking=chunking, bm25=bm25)
 
 
+@st.cache_resource(show_spinner="Indexing the dataset corpus...")
+def dataset_corpus(corpus_path: str, chunking: ChunkingSettings, bm25: BM25Settings) -> Corpus:
+    """Index a dataset's corpus file once per process and settings, shared by all sessions."""
+    return Corpus.from_paths([corpus_path], chunking=chunking, bm25=bm25)
+
+
 @st.cache_data
 def example_queries() -> list[str]:
     return json.loads(EXAMPLE_QUERIES.read_text(encoding="utf-8"))

@@ -50,6 +50,8 @@ DEFAULTS = {
     "query": "",
     "comparison": None,
     "answer": None,
+    # {"name", "corpus_path"} of the evaluation dataset whose query the compare page shows.
+    "compare_dataset": None,
 }
 
 

@@ -9,6 +9,7 @@ import streamlit as st
 
 from components import resources
 from components.answer_panel import render_answer, render_answer_button
+from components.judgment_panel import render_judgments
 from components.charts import latency_figure, rank_shift_figure
 from components.result_column import render_column
 from components.state import bm25_settings, chunking_settings, reranker_settings
@@ -23,19 +24,31 @@ from reranklab.tokenization import Tokenizer
 logger = logging.getLogger(__name__)
 
 
-def load_corpus() -> Corpus | None:
-    """Return the corpus for this session: the uploads when there are any, else the sample."""
+def load_corpus() -> tuple[Corpus | None, str]:
+    """Return the corpus for this session and its source: "upload", "dataset" or "sample".
+
+    Uploaded files win. Otherwise the evaluation dataset is used when the evaluate page
+    opened one of its queries here, else the bundled sample.
+    """
     try:
         chunking = chunking_settings()
         bm25 = bm25_settings()
-    except ValueError as exc:
+    except (TypeError, ValueError) as exc:
         st.error(f"Invalid setting: {exc}")
-        return None
+        return None, "sample"
 
     files, csv_columns = render_upload()
     if not files:
+        dataset = st.session_state.get("compare_dataset")
+        if dataset is not None:
+            left, right = st.columns([4, 1])
+            left.caption(f"Showing the evaluation dataset {dataset['name']}. Upload files to use your own.")
+            if right.button("Back to the sample corpus"):
+                st.session_state.compare_dataset = None
+                st.rerun()
+            return resources.dataset_corpus(dataset["corpus_path"], chunking, bm25), "dataset"
         st.caption("Showing the bundled sample corpus: SciFact abstracts (ODC-By 1.0). Upload files to use your own.")
-        return resources.sample_corpus(chunking, bm25)
+        return resources.sample_corpus(chunking, bm25), "sample"
 
     key = upload_key(files, csv_columns, (chunking, bm25))
     if st.session_state.get("corpus_key") != key:
@@ -48,13 +61,13 @@ def load_corpus() -> Corpus | None:
         except DocumentLoadError as exc:
             bar.empty()
             st.error(f"No file could be indexed. {exc.reason}")
-            return None
+            return None, "upload"
         bar.empty()
         st.session_state.corpus = corpus
         st.session_state.corpus_key = key
     corpus = st.session_state.corpus
     render_file_reports(corpus.reports)
-    return corpus
+    return corpus, "upload"
 
 
 def load_rerankers(corpus: Corpus):
@@ -78,11 +91,12 @@ def load_rerankers(corpus: Corpus):
     return st.session_state.rerankers
 
 
-def render_query_form(sample: bool) -> str:
+def render_query_form(source: str) -> str:
     examples = resources.example_queries()
+    sample = source == "sample"
     if sample and not st.session_state.query:
         st.session_state.query = examples[0]
-    if not sample and st.session_state.query in examples:
+    if source == "upload" and st.session_state.query in examples:
         # A sample query finds nothing in the user's own files.
         st.session_state.query = ""
     if sample:
@@ -113,6 +127,7 @@ def render_results(comparison, corpus: Corpus) -> None:
             if result.error is None and result.ranking:
                 render_answer_button(comparison, result.method)
     render_answer(comparison, tokenizer)
+    render_judgments(comparison, corpus)
 
     left, right = st.columns([3, 2])
     left.plotly_chart(rank_shift_figure(comparison), width="stretch", key="rank_shift_chart")
@@ -134,13 +149,12 @@ def main() -> None:
     st.title("Compare rerankers")
     st.write("BM25 retrieves candidates; each reranker orders the same candidates. Arrows show movement against BM25.")
 
-    corpus = load_corpus()
+    corpus, source = load_corpus()
     if corpus is None:
         return
     st.caption(f"{len(corpus.documents):,} documents, {len(corpus.passages):,} passages indexed.")
-    sample = not st.session_state.get("uploads")
 
-    query = render_query_form(sample)
+    query = render_query_form(source)
     if not query:
         st.info("Type a query to compare the methods.")
         return

@@ -27,8 +27,12 @@ CHROMIUM_ARGS = [
 
 @pytest.fixture(autouse=True)
 def isolated_cache(tmp_path_factory, monkeypatch):
-    """Point the embedding cache at a fresh folder so tests never share cached embeddings."""
+    """Point the embedding cache and the judgment store at fresh folders.
+
+    Tests then never share cached embeddings, and never write into the user's data folder.
+    """
     monkeypatch.setenv("RERANKLAB_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+    monkeypatch.setenv("RERANKLAB_DATA_DIR", str(tmp_path_factory.mktemp("data")))
 
 
 @pytest.fixture(scope="session")

@@ -118,3 +118,32 @@ def test_extractive_answer_without_key(app, monkeypatch):
     assert len(answers) == 1
     assert '<a href="#rl-bm25-' in answers[0]
     assert any(caption.value.startswith("Cites: [") for caption in app.caption)
+
+
+def test_judgments_shown_after_restart(tmp_path, monkeypatch):
+    from reranklab.judgments import JudgmentStore
+
+    monkeypatch.setenv("RERANKLAB_DATA_DIR", str(tmp_path))
+    first = AppTest.from_file(APP, default_timeout=180)
+    first.run()
+    table = first.dataframe[0].value
+    assert list(table.columns[:3]) == ["grade", "passage_id", "doc_id"]
+    assert table["grade"].isna().all()
+
+    passage_id, doc_id = table.iloc[0]["passage_id"], table.iloc[0]["doc_id"]
+    corpus_id = _corpus_id_of_sample()
+    JudgmentStore(tmp_path / "judgments.sqlite").set_grade(
+        corpus_id, first.text_input(key="widget_query").value, passage_id, doc_id, 2
+    )
+
+    restarted = AppTest.from_file(APP, default_timeout=180)
+    restarted.run()
+    table = restarted.dataframe[0].value
+    assert table.loc[table["passage_id"] == passage_id, "grade"].tolist() == [2]
+    assert any(caption.value.startswith("Judged queries for this corpus: 1.") for caption in restarted.caption)
+
+
+def _corpus_id_of_sample() -> str:
+    from reranklab.corpus import Corpus
+
+    return Corpus.from_paths([ROOT / "assets" / "sample_corpus.jsonl"]).document_id
