@@ -21,6 +21,13 @@ st.set_page_config(page_title="RerankLab", page_icon="🔎", layout="wide")
 st.html(f"<style>{(Path(__file__).parent / 'assets' / 'style.css').read_text(encoding='utf-8')}</style>")
 
 init_state()
-page = st.navigation([st.Page("pages/compare.py", title="Compare", icon="🔎", default=True)])
+# The pages live in app_pages/, not pages/: Streamlit 1.67 runs a folder named pages/ as
+# an old-style multipage app, and a first visit to /evaluate then skipped this file.
+page = st.navigation(
+    [
+        st.Page("app_pages/compare.py", title="Compare", icon="🔎", default=True),
+        st.Page("app_pages/evaluate.py", title="Evaluate", icon="📊"),
+    ]
+)
 render_settings()
 page.run()

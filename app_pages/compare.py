@@ -12,13 +12,12 @@ from components.answer_panel import render_answer, render_answer_button
 from components.judgment_panel import render_judgments
 from components.charts import latency_figure, rank_shift_figure
 from components.result_column import render_column
-from components.state import bm25_settings, chunking_settings, reranker_settings
+from components.pipeline import load_rerankers
+from components.state import bm25_settings, chunking_settings
 from components.upload_panel import render_file_reports, render_upload, upload_key
 from reranklab.compare import compare
 from reranklab.corpus import Corpus
-from reranklab.embedding_cache import EmbeddingCache
 from reranklab.errors import DocumentLoadError
-from reranklab.registry import build_rerankers
 from reranklab.tokenization import Tokenizer
 
 logger = logging.getLogger(__name__)
@@ -68,27 +67,6 @@ def load_corpus() -> tuple[Corpus | None, str]:
     corpus = st.session_state.corpus
     render_file_reports(corpus.reports)
     return corpus, "upload"
-
-
-def load_rerankers(corpus: Corpus):
-    """Return (rerankers, unavailable) for the corpus, building them when a setting changed."""
-    settings = reranker_settings()
-    methods = tuple(st.session_state.methods)
-    key = (corpus.fingerprint, settings, methods)
-    if st.session_state.get("rerankers_key") != key:
-        bar = st.progress(0.0, text="Embedding passages")
-
-        def on_progress(done: int, total: int) -> None:
-            bar.progress(done / max(total, 1), text=f"Embedding passages: {done:,} of {total:,}")
-
-        rerankers, unavailable = build_rerankers(
-            methods, corpus, settings, cache=EmbeddingCache(seed_directories=[resources.SAMPLE_EMBEDDINGS]),
-            load_bi=resources.bi_encoder, load_cross=resources.cross_encoder, progress=on_progress,
-        )
-        bar.empty()
-        st.session_state.rerankers = (rerankers, unavailable)
-        st.session_state.rerankers_key = key
-    return st.session_state.rerankers
 
 
 def render_query_form(source: str) -> str:
