@@ -13,7 +13,7 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable, TypeVar
 
 from reranklab.errors import ModelLoadError
 
@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from sentence_transformers import CrossEncoder, SentenceTransformer
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 DEFAULT_BI_ENCODER = "sentence-transformers/all-MiniLM-L6-v2"
 DEFAULT_CROSS_ENCODER = "cross-encoder/ms-marco-MiniLM-L6-v2"
@@ -134,11 +136,15 @@ def model_fingerprint(source: ModelSource) -> str:
     return "|".join(parts)
 
 
-def _offline_hint(reference: str, env_var: str) -> str:
+def _offline_hint(reference: str, env_var: str | None) -> str:
+    # Without an environment variable the reference comes from a page of its own, not the sidebar.
+    if env_var is None:
+        where = "Enter a local model folder,"
+    else:
+        where = f"Enter a local model folder in the sidebar settings, set {env_var}=/path/to/model,"
     return (
         f"Model {reference!r} is not in a local folder or the Hugging Face cache, and downloads "
-        f"are off. Enter a local model folder in the sidebar settings, set {env_var}=/path/to/model, "
-        f"or allow downloads with {ALLOW_DOWNLOADS_ENV}=1 on a machine with network."
+        f"are off. {where} or allow downloads with {ALLOW_DOWNLOADS_ENV}=1 on a machine with network."
     )
 
 
@@ -174,13 +180,42 @@ def load_cross_encoder(reference: str, allow_downloads: bool | None = None) -> C
 
 
 def _load(model_class, reference: str, allow_downloads: bool | None, env_var: str):
+    def load(location: str, local_files_only: bool):
+        return model_class(location, device="cpu", local_files_only=local_files_only)
+
+    return load_offline_first(load, reference, allow_downloads, env_var, description=model_class.__name__)
+
+
+def load_offline_first(
+    load: Callable[[str, bool], T],
+    reference: str,
+    allow_downloads: bool | None = None,
+    env_var: str | None = None,
+    description: str = "model",
+) -> T:
+    """Resolve a model reference and call `load` on local files first, then on the Hub if allowed.
+
+    Args:
+        load: called as `load(location, local_files_only)`. It signals a model that is
+            missing or cannot be read by raising `OSError` or `ValueError`, as transformers
+            and sentence-transformers do. Any other exception propagates unchanged, so a
+            `load` that raises `ModelLoadError` itself ends the search.
+        reference: a local folder, a bundled alias or a Hub id (see `resolve_model`).
+        allow_downloads: call `load` with `local_files_only=False` when the local attempt
+            fails for a Hub id. Defaults to `downloads_allowed()`.
+        env_var: the environment variable that sets this model, named in the offline hint.
+        description: what is loaded, for the log.
+
+    Raises:
+        ModelLoadError: with the reference and what to do.
+    """
     source = resolve_model(reference)
     if allow_downloads is None:
         allow_downloads = downloads_allowed()
-    logger.info("loading %s from %s", model_class.__name__, source.location)
+    logger.info("loading %s from %s", description, source.location)
 
     try:
-        return model_class(source.location, device="cpu", local_files_only=True)
+        return load(source.location, True)
     except (OSError, ValueError) as exc:
         if source.local:
             raise ModelLoadError(
@@ -192,9 +227,10 @@ def _load(model_class, reference: str, allow_downloads: bool | None, env_var: st
         logger.info("%s is not cached; downloading it from the Hugging Face Hub", reference)
 
     try:
-        return model_class(source.location, device="cpu")
+        return load(source.location, False)
     except (OSError, ValueError) as exc:
+        where = f" ({env_var}=/path/to/model)" if env_var is not None else ""
         raise ModelLoadError(
             f"Model {reference!r} could not be downloaded: {exc}. Check the model id and the "
-            f"network, or enter a local model folder ({env_var}=/path/to/model)."
+            f"network, or enter a local model folder{where}."
         ) from exc
