@@ -11,6 +11,7 @@ import io
 import logging
 import time
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from reranklab.corpus import Corpus
@@ -236,15 +237,26 @@ def compare(
         )
     candidate_passages = [item.passage for item in bm25_ranking]
 
-    for method in methods:
-        if method in (BM25, RRF):
-            continue
-        if method in unavailable:
-            results[method] = MethodResult(method, error=unavailable[method])
-        elif method in rerankers:
-            results[method] = run_reranker(method, rerankers[method], query, candidate_passages)
-        else:
-            results[method] = MethodResult(method, error=f"Unknown method {method!r}.")
+    # Remote rerankers wait on the network, so they run in threads while the local ones
+    # use the CPU here. A slow service then delays only its own column; each call is
+    # bounded by its service timeout.
+    remote = [m for m in methods if m in rerankers and m not in unavailable and rerankers[m].remote]
+    with ThreadPoolExecutor(max_workers=max(len(remote), 1), thread_name_prefix="reranklab-remote") as pool:
+        futures = {
+            method: pool.submit(run_reranker, method, rerankers[method], query, candidate_passages)
+            for method in remote
+        }
+        for method in methods:
+            if method in (BM25, RRF) or method in futures:
+                continue
+            if method in unavailable:
+                results[method] = MethodResult(method, error=unavailable[method])
+            elif method in rerankers:
+                results[method] = run_reranker(method, rerankers[method], query, candidate_passages)
+            else:
+                results[method] = MethodResult(method, error=f"Unknown method {method!r}.")
+        for method, future in futures.items():
+            results[method] = future.result()
 
     if RRF in methods:
         results[RRF] = _fuse(results, query, candidate_passages, rerankers, unavailable, rrf_k)

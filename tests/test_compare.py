@@ -146,3 +146,43 @@ def test_document_id_ignores_chunking():
     assert small.fingerprint != large.fingerprint
     changed = Corpus.from_documents([*DOCUMENTS[:-1], Document("garden", "Water the roses.")])
     assert changed.document_id != large.document_id
+
+
+class GatedRemoteReranker(Reranker):
+    """A remote reranker that finishes only once the local reranker has run.
+
+    Run one after the other, it would time out waiting; run concurrently, it sees the
+    local reranker's signal.
+    """
+
+    name = "remote"
+    remote = True
+
+    def __init__(self, local_done):
+        self.local_done = local_done
+        self.saw_local = None
+
+    def score(self, query, candidates):
+        self.saw_local = self.local_done.wait(timeout=10)
+        return np.zeros(len(candidates))
+
+
+class SignallingReranker(ReverseReranker):
+    def __init__(self, local_done):
+        self.local_done = local_done
+
+    def score(self, query, candidates):
+        self.local_done.set()
+        return super().score(query, candidates)
+
+
+def test_remote_rerankers_run_alongside_local(corpus):
+    import threading
+
+    local_done = threading.Event()
+    remote = GatedRemoteReranker(local_done)
+    rerankers = {"remote": remote, "local": SignallingReranker(local_done)}
+    comparison = compare("electricity", corpus, rerankers, methods=["bm25", "remote", "local"])
+    assert remote.saw_local is True
+    assert list(comparison.results) == ["bm25", "remote", "local"]
+    assert comparison.results["remote"].error is None

@@ -19,6 +19,9 @@ class Reranker(ABC):
     """
 
     name: str = ""
+    # True for rerankers that call a web service; the compare pipeline runs those in
+    # threads so that they do not wait for each other or for the local models.
+    remote: bool = False
 
     def rerank(self, query: str, candidates: Sequence[Passage]) -> list[RankedPassage]:
         """Return the candidates ordered best first, with 1-based ranks and scores.

@@ -85,6 +85,7 @@ class CohereReranker(Reranker):
     """
 
     name = "cohere"
+    remote = True
 
     def __init__(
         self,

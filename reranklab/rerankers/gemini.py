@@ -85,6 +85,7 @@ class GeminiListwiseReranker(Reranker):
     """
 
     name = "gemini"
+    remote = True
 
     def __init__(
         self,
