@@ -27,6 +27,7 @@ page = st.navigation(
     [
         st.Page("app_pages/compare.py", title="Compare", icon="🔎", default=True),
         st.Page("app_pages/evaluate.py", title="Evaluate", icon="📊"),
+        st.Page("app_pages/models.py", title="Models", icon="🧠"),
     ]
 )
 render_settings()
