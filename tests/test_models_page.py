@@ -77,3 +77,35 @@ def test_remote_code_warning_when_ticked(page):
     page.checkbox(key="models_trust_remote_code").check()
     page.run()
     assert any("runs Python files" in warning.value for warning in page.warning)
+
+
+def test_training_from_clicked_judgments(page, tmp_path, monkeypatch):
+    import csv
+    import json
+
+    from reranklab.corpus import Corpus
+    from reranklab.judgments import JudgmentStore, default_data_dir
+
+    corpus_id = Corpus.from_paths([ROOT / "assets" / "sample_corpus.jsonl"]).document_id
+    queries = {
+        json.loads(line)["_id"]: json.loads(line)["text"]
+        for line in (ROOT / "assets" / "sample_queries.jsonl").read_text().splitlines()
+    }
+    store = JudgmentStore(default_data_dir() / "judgments.sqlite")
+    with open(ROOT / "assets" / "sample_qrels.tsv") as handle:
+        rows = list(csv.DictReader(handle, delimiter="\t"))[:6]
+    for row in rows:
+        store.set_grade(corpus_id, queries[row["query-id"]], f"{row['corpus-id']}#0", row["corpus-id"], 2)
+
+    page.radio(key="train_source").set_value("Judgments clicked in the app")
+    page.run()
+    page.number_input(key="train_max_steps").set_value(2)
+    page.number_input(key="train_batch").set_value(4)
+    page.text_input(key="train_output").set_value(str(tmp_path / "trained"))
+    click(page, "Start training")
+
+    successes = [success.value for success in page.success]
+    assert any(value.startswith("2 steps in") for value in successes), successes
+    assert (tmp_path / "trained" / "README.md").exists()
+    click(page, "Use as the cross-encoder on the compare page")
+    assert page.session_state["cross_encoder_model"] == str(tmp_path / "trained")
