@@ -107,7 +107,11 @@ def build_parser() -> argparse.ArgumentParser:
                               help="stop after N optimizer steps (default: run every epoch)")
     train_parser.add_argument("--batch-size", type=int, default=16,
                               help="(query, passage) pairs per step (default: %(default)s)")
-    train_parser.add_argument("--learning-rate", type=float, default=2e-5, help="peak learning rate (default: %(default)s)")
+    train_parser.add_argument("--learning-rate", type=float, default=2e-5,
+                              help="peak learning rate of the encoder (default: %(default)s)")
+    train_parser.add_argument("--head-learning-rate", type=float, default=1e-3,
+                              help="peak learning rate of a new classification head and its pooler "
+                                   "(default: %(default)s)")
     train_parser.add_argument("--max-length", type=int, default=256,
                               help="maximum tokens of a (query, passage) pair (default: %(default)s)")
     train_parser.add_argument("--candidates", type=int, default=30,
@@ -478,7 +482,8 @@ def run_train_cross_encoder(args: argparse.Namespace) -> int:
     try:
         settings = TrainingSettings(
             epochs=args.epochs, negatives=args.negatives, max_steps=args.max_steps,
-            batch_size=args.batch_size, learning_rate=args.learning_rate, max_length=args.max_length,
+            batch_size=args.batch_size, learning_rate=args.learning_rate,
+            head_learning_rate=args.head_learning_rate, max_length=args.max_length,
             candidates=args.candidates, seed=args.seed, held_out=args.held_out,
             eval_candidates=args.eval_candidates,
         )
@@ -529,6 +534,7 @@ def run_train_cross_encoder(args: argparse.Namespace) -> int:
                "--split", args.split, "--output", str(args.output), "--base-model", args.base_model,
                "--epochs", str(settings.epochs), "--negatives", str(settings.negatives),
                "--batch-size", str(settings.batch_size), "--learning-rate", str(settings.learning_rate),
+               "--head-learning-rate", str(settings.head_learning_rate),
                "--max-length", str(settings.max_length), "--candidates", str(settings.candidates),
                "--seed", str(settings.seed), "--eval-candidates", str(settings.eval_candidates),
                "--passage-words", str(chunking.passage_words), "--overlap-words", str(chunking.overlap_words)]

@@ -86,6 +86,7 @@ def trained(tmp_path_factory, tiny_cross_encoder_path, corpus) -> tuple[Training
         ("batch_size", -1),
         ("learning_rate", 0.0),
         ("learning_rate", float("nan")),
+        ("head_learning_rate", -1.0),
         ("max_length", 2.5),
         ("candidates", 3),
         ("eval_candidates", 0),
@@ -232,6 +233,8 @@ def test_train_report_counts(trained):
     assert report.train_pairs == 9 * 3
     assert report.eval_queries == 3
     assert report.output_dir == output
+    # The tiny model was saved with a classification head, so no weight gets a higher rate.
+    assert report.head_learning_rate is None
 
 
 def test_train_progress_reports_each_step(trained):
@@ -362,6 +365,7 @@ def test_train_from_shipped_minilm(tmp_path, minilm_path, corpus):
     scores = load_cross_encoder(str(tmp_path / "minilm-ce")).predict([("otter food", "Otters eat fish.")] * 2)
 
     assert report.steps == 2
+    assert report.head_learning_rate == settings.head_learning_rate
     assert scores.shape == (2,)
 
 
