@@ -60,9 +60,11 @@ Stage = Literal["evaluate-before", "train", "evaluate-after"]
 # such as all-MiniLM-L6-v2 was trained through mean pooling, so its BERT pooler, which
 # the head reads, outputs values near 0 (mean |value| about 0.05), and the classifier
 # starts from random weights. AdamW moves each weight by about the learning rate per
-# step, so at 3e-5 the head cannot leave the constant prediction: in a run on the
-# SciFact train split (batch 16, 6 negatives per positive, 2-core CPU) the loss stayed
-# at its chance value for 250 steps.
+# step. With the whole model at 3e-5, a run on the SciFact train split (batch 16, 6
+# negatives per positive, 2-core CPU) kept the loss at its constant-score value for 250
+# steps.
+# NOTE: 1e-3 for the head has not been shown to fix that on SciFact either: its one run
+# was still at the constant-score loss at step 100, where it ended.
 HEAD_PARAMETERS = r"\.(pooler|pre_classifier|classifier)\."
 
 
