@@ -212,7 +212,9 @@ class BrowserRun:
     load_before_queries: tuple[float, float, float] = (0.0, 0.0, 0.0)
 
 
-def run_browser(folder: Path, work_dir: Path, max_load: float, load_wait_s: float) -> BrowserRun:
+def run_browser(
+    folder: Path, work_dir: Path, max_load: float, load_wait_s: float, upload_timeout_s: float = UPLOAD_TIMEOUT_S
+) -> BrowserRun:
     from playwright.sync_api import sync_playwright
 
     corpus_path = folder / "corpus.jsonl.gz"
@@ -249,7 +251,7 @@ def run_browser(folder: Path, work_dir: Path, max_load: float, load_wait_s: floa
             logger.info("uploading %s (load %s)", corpus_path, format_load(run.load_before_upload))
             upload_start = time.perf_counter()
             page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(corpus_path))
-            run.indexed = wait_for(page, upload_start, UPLOAD_TIMEOUT_S,
+            run.indexed = wait_for(page, upload_start, upload_timeout_s,
                                    lambda state: corpus_ready(state, documents_caption), documents_caption)
             logger.info("corpus indexed after %.1f s", run.indexed.seconds)
 
@@ -260,7 +262,7 @@ def run_browser(folder: Path, work_dir: Path, max_load: float, load_wait_s: floa
             start = time.perf_counter()
             query_input.press("Enter")
             run.first_query = wait_for(
-                page, start, UPLOAD_TIMEOUT_S,
+                page, start, upload_timeout_s,
                 lambda state: results_ready(state, expected[first_query], documents_caption), documents_caption,
             )
             run.upload_to_results_s = time.perf_counter() - upload_start
@@ -356,6 +358,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="wait until the 1-minute load average is at most this (default: %(default)s)")
     parser.add_argument("--load-wait", type=float, default=DEFAULT_LOAD_WAIT_S,
                         help="maximum seconds to wait for that load (default: %(default)s)")
+    parser.add_argument("--upload-timeout", type=float, default=UPLOAD_TIMEOUT_S / 60,
+                        help="minutes to wait for indexing and for the first query's results (default: %(default)s)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
 
@@ -368,7 +372,7 @@ def main(argv: list[str] | None = None) -> int:
     # Turn SIGTERM into SystemExit so that the finally blocks stop the server and the browser.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     with tempfile.TemporaryDirectory(prefix="reranklab-browser-") as work_dir:
-        run = run_browser(args.scifact, Path(work_dir), args.max_load, args.load_wait)
+        run = run_browser(args.scifact, Path(work_dir), args.max_load, args.load_wait, args.upload_timeout * 60)
     section = render(run, load_average())
     print(section)
     if args.output is not None:

@@ -127,6 +127,7 @@ def run_benchmark(folder: Path, query_count: int, run: Run) -> dict[str, dict[st
     from_cache = run.time("Embed all passages (empty cache)", lambda: first.index(passages))
     if from_cache:
         raise SystemExit(f"error: the embedding cache in {cache_dir} was not empty")
+    run.facts["embedding rate"] = f"{len(passages) / run.stages[-1].seconds:.1f}"
     reranker = BiEncoderReranker(model, fingerprint, cache=EmbeddingCache(cache_dir))
     from_cache = run.time("Load the embeddings again from the disk cache", lambda: reranker.index(passages),
                           note="new BiEncoderReranker, same cache folder")
@@ -213,6 +214,7 @@ def render(run: Run, summary: dict[str, dict[str, float]], query_count: int, loa
     ]
     for stage in run.stages:
         lines.append(f"| {stage.name} | {stage.seconds:.2f} | {stage.peak_rss_mib:,.0f} | {stage.note} |")
+    lines += ["", f"Embedding without the cache ran at {run.facts['embedding rate']} passages per second."]
 
     lines += [
         "",
