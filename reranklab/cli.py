@@ -110,8 +110,10 @@ def build_parser() -> argparse.ArgumentParser:
     train_parser.add_argument("--learning-rate", type=float, default=2e-5,
                               help="peak learning rate of the encoder (default: %(default)s)")
     train_parser.add_argument("--head-learning-rate", type=float, default=1e-3,
-                              help="peak learning rate of a new classification head and its pooler "
-                                   "(default: %(default)s)")
+                              help="peak learning rate of a new head (default: %(default)s)")
+    train_parser.add_argument("--pooling", choices=("mean", "cls"), default="mean",
+                              help="the new head of a base model without one: mean pooling and a linear layer, "
+                                   "or transformers' classification head on the [CLS] token (default: %(default)s)")
     train_parser.add_argument("--max-length", type=int, default=256,
                               help="maximum tokens of a (query, passage) pair (default: %(default)s)")
     train_parser.add_argument("--candidates", type=int, default=30,
@@ -483,7 +485,7 @@ def run_train_cross_encoder(args: argparse.Namespace) -> int:
         settings = TrainingSettings(
             epochs=args.epochs, negatives=args.negatives, max_steps=args.max_steps,
             batch_size=args.batch_size, learning_rate=args.learning_rate,
-            head_learning_rate=args.head_learning_rate, max_length=args.max_length,
+            head_learning_rate=args.head_learning_rate, pooling=args.pooling, max_length=args.max_length,
             candidates=args.candidates, seed=args.seed, held_out=args.held_out,
             eval_candidates=args.eval_candidates,
         )
@@ -534,7 +536,7 @@ def run_train_cross_encoder(args: argparse.Namespace) -> int:
                "--split", args.split, "--output", str(args.output), "--base-model", args.base_model,
                "--epochs", str(settings.epochs), "--negatives", str(settings.negatives),
                "--batch-size", str(settings.batch_size), "--learning-rate", str(settings.learning_rate),
-               "--head-learning-rate", str(settings.head_learning_rate),
+               "--head-learning-rate", str(settings.head_learning_rate), "--pooling", settings.pooling,
                "--max-length", str(settings.max_length), "--candidates", str(settings.candidates),
                "--seed", str(settings.seed), "--eval-candidates", str(settings.eval_candidates),
                "--passage-words", str(chunking.passage_words), "--overlap-words", str(chunking.overlap_words)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -94,6 +95,7 @@ def trained(tmp_path_factory, tiny_cross_encoder_path, corpus) -> tuple[Training
         ("warmup_ratio", 1.0),
         ("held_out", -0.1),
         ("held_out", True),
+        ("pooling", "max"),
     ],
 )
 def test_settings_invalid_value_rejected(field, value):
@@ -357,16 +359,71 @@ def test_train_missing_base_model_rejected(tmp_path, corpus):
 
 
 def test_train_from_shipped_minilm(tmp_path, minilm_path, corpus):
+    from sentence_transformers.base.modules import Dense
+
     from reranklab.models import load_cross_encoder
 
     settings = TrainingSettings(max_steps=2, batch_size=4, max_length=64, held_out=0.0, seed=1)
 
     report = train_cross_encoder(minilm_path, corpus, QUERIES, QRELS, tmp_path / "minilm-ce", settings)
-    scores = load_cross_encoder(str(tmp_path / "minilm-ce")).predict([("otter food", "Otters eat fish.")] * 2)
+    model = load_cross_encoder(str(tmp_path / "minilm-ce"))
+    scores = model.predict([("otter food", "Otters eat fish.")] * 2)
 
     assert report.steps == 2
+    assert report.new_head == "mean"
     assert report.head_learning_rate == settings.head_learning_rate
+    assert isinstance(model[-1], Dense)
+    assert model[-1].module_output_name == "scores"
     assert scores.shape == (2,)
+    assert "mean pooling" in (tmp_path / "minilm-ce" / "README.md").read_text()
+
+
+def test_train_mean_head_loss_decreases(tmp_path, minilm_path, corpus):
+    # Full batches of the same 27 pairs, as in TINY_SETTINGS, so the losses of two steps compare.
+    settings = TrainingSettings(
+        epochs=100, max_steps=12, batch_size=64, learning_rate=1e-4, head_learning_rate=1e-2, negatives=2,
+        candidates=6, eval_candidates=6, held_out=0.0, max_length=64, warmup_ratio=0.0,
+    )
+
+    report = train_cross_encoder(minilm_path, corpus, QUERIES, QRELS, tmp_path / "minilm-ce", settings)
+    losses = [loss for _, loss in report.losses]
+
+    assert len(losses) == 12
+    assert np.mean(losses[-3:]) < 0.7 * np.mean(losses[:3])
+
+
+def test_train_cls_head_from_shipped_minilm(tmp_path, minilm_path, corpus):
+    from reranklab.models import load_cross_encoder
+
+    settings = TrainingSettings(max_steps=1, batch_size=4, max_length=64, held_out=0.0, pooling="cls")
+
+    report = train_cross_encoder(minilm_path, corpus, QUERIES, QRELS, tmp_path / "minilm-ce", settings)
+    model = load_cross_encoder(str(tmp_path / "minilm-ce"))
+
+    assert report.new_head == "cls"
+    assert report.head_learning_rate == settings.head_learning_rate
+    assert model.config.architectures == ["BertForSequenceClassification"]
+
+
+def test_train_again_keeps_trained_head(tmp_path, minilm_path, corpus):
+    import torch
+
+    from reranklab.models import load_cross_encoder
+
+    settings = TrainingSettings(max_steps=1, batch_size=4, max_length=64, held_out=0.0, seed=3)
+    first = tmp_path / "first"
+    train_cross_encoder(minilm_path, corpus, QUERIES, QRELS, first, settings)
+    trained_weight = load_cross_encoder(str(first))[-1].linear.weight.detach().clone()
+
+    # A learning rate too small to move any weight visibly leaves the head as it was loaded.
+    report = train_cross_encoder(
+        str(first), corpus, QUERIES, QRELS, tmp_path / "second", dataclasses.replace(settings, learning_rate=1e-12),
+    )
+    second_weight = load_cross_encoder(str(tmp_path / "second"))[-1].linear.weight.detach()
+
+    assert report.new_head is None
+    assert report.head_learning_rate is None
+    assert torch.allclose(trained_weight, second_weight, atol=1e-6)
 
 
 # --- Command line ---------------------------------------------------------------------------
