@@ -56,7 +56,7 @@ ENGINE_LABELS = {
 TOP_K = 10
 K1, B = 1.5, 0.75
 
-# Synthetic corpus: word lengths and vocabulary loosely follow English prose.
+# Synthetic corpus. Word frequencies in English text follow Zipf's law with an exponent near 1.
 ZIPF_VOCABULARY = 50_000
 ZIPF_EXPONENT = 1.1
 ZIPF_MEAN_LENGTH = 60
