@@ -290,7 +290,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"{args.scifact / name} not found; --scifact must be a BEIR SciFact folder")
     if args.cross_encoder is not None and not args.cross_encoder.is_dir():
         parser.error(f"--cross-encoder {args.cross_encoder} is not a folder; give a saved CrossEncoder folder")
-    args.queries, args.cross_queries, args.sweep_queries = (100, 10, 2) if args.quick else (300, 300, 10)
+    args.queries, args.cross_queries, args.sweep_queries = (100, 10, 1) if args.quick else (300, 300, 10)
 
     load_start = wait_for_idle_cpu(args.max_load, args.load_wait)
     facts: dict = {}
