@@ -4,7 +4,7 @@
         [--output docs/benchmarks.md]
 
 The engines are RerankLab's `BM25Index` (bm25s underneath), `rank_bm25.BM25Okapi` and bare
-`bm25s.BM25`. All three run as Okapi BM25 (Robertson idf, k1 = 1.5, b = 0.75) on the
+`bm25s.BM25`, which is queried through `retrieve` and through `get_scores`. All run as Okapi BM25 (Robertson idf, k1 = 1.5, b = 0.75) on the
 tokens of one `reranklab.tokenization.Tokenizer` with its default settings. rank_bm25 gets
 `epsilon=0`, so that it sets a negative idf to 0 as bm25s does instead of to 0.25 × the
 mean idf. Each engine runs in its own subprocess, so its peak RSS is its own.
@@ -319,10 +319,10 @@ def render(corpora: dict[str, list[EngineResult]], load_start, load_end, quick: 
         f"- Command: `{command_line()}`" + (" (quick mode)" if quick else ""),
         f"- Load average (1 / 5 / 15 min) at start: {format_load(load_start)}; at end: {format_load(load_end)}",
         "",
-        "All three engines score Okapi BM25 (Robertson idf, k1 = 1.5, b = 0.75) over the same tokens: "
+        "All engines score Okapi BM25 (Robertson idf, k1 = 1.5, b = 0.75) over the same tokens: "
         "RerankLab's tokenizer with its defaults (lowercase, bm25s English stopwords, Snowball "
         "English stemmer). rank_bm25 runs with `epsilon=0`, so a token in more than half of the "
-        "documents gets idf 0 in all three. Each engine runs in its own process. Build time starts "
+        "documents gets idf 0 in all of them. Each engine runs in its own process. Build time starts "
         "from the texts and includes tokenizing them; QPS is sequential queries on one thread, "
         "each tokenizing the query and taking the top 10. Peak RSS is the process's VmHWM after the build and one warm-up query; "
         "\"above data\" subtracts the RSS after the texts and queries were loaded and the "
