@@ -27,6 +27,8 @@ test: $(VENV)/.installed-test
 # Benchmarks write their sections of docs/benchmarks.md. SCIFACT is a BEIR SciFact folder.
 # BENCH_CACHE is the RerankLab cache folder with the SciFact passage embeddings; the first
 # run without them embeds the corpus once (about 10 minutes on 2 cores) and saves them there.
+# The full run takes over an hour on 2 cores, mostly the fp32 and int8 cross-encoders on
+# all 300 test queries (an estimate from the quick run's per-query times).
 SCIFACT ?=
 BENCH_CACHE ?= $(HOME)/.cache/reranklab
 BENCH_OUTPUT ?= docs/benchmarks.md

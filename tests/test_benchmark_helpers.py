@@ -8,6 +8,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
+from benchmarks.cost_growth import random_unit_vectors
 from benchmarks.first_stage import reference_top_k, top_k_agrees, zipf_corpus, zipf_queries
 from benchmarks.rerankers import ndcg_at_k, top_k_overlap
 
@@ -130,3 +131,13 @@ def test_top_k_overlap():
     assert top_k_overlap(["a", "b", "c"], ["c", "b", "a"], k=3) == 1.0
     assert top_k_overlap(["a", "b", "c", "d"], ["a", "x", "y", "b"], k=2) == 0.5
     assert top_k_overlap([], ["a"], k=10) == 1.0
+
+
+def test_random_unit_vectors_shape_and_norm():
+    vectors = random_unit_vectors(50, 384, seed=5)
+
+    assert vectors.shape == (50, 384)
+    assert vectors.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, rtol=1e-5)
+    np.testing.assert_array_equal(vectors, random_unit_vectors(50, 384, seed=5))
+    assert not np.array_equal(vectors, random_unit_vectors(50, 384, seed=6))
