@@ -39,7 +39,7 @@ QUICK ?=
 BENCH_FLAGS := $(if $(QUICK),--quick --load-wait 0,)
 CROSS_ENCODER_FLAG := $(if $(CROSS_ENCODER),--cross-encoder $(CROSS_ENCODER),)
 
-bench: | $(BIN)/python
+bench: $(VENV)/.installed-test
 	@test -n "$(SCIFACT)" || { echo "error: set SCIFACT to a BEIR SciFact folder, e.g. make bench SCIFACT=/data/scifact"; exit 2; }
 	$(BIN)/python benchmarks/first_stage.py --scifact $(SCIFACT) $(BENCH_FLAGS) --output $(BENCH_OUTPUT)
 	$(BIN)/python benchmarks/rerankers.py --scifact $(SCIFACT) --cache-dir $(BENCH_CACHE) $(CROSS_ENCODER_FLAG) $(BENCH_FLAGS) --output $(BENCH_OUTPUT)
