@@ -13,7 +13,7 @@ from components.judgment_panel import render_judgments
 from components.charts import latency_figure, rank_shift_figure
 from components.result_column import render_column
 from components.pipeline import load_rerankers
-from components.state import bm25_settings, chunking_settings
+from components.state import bm25_settings, chunking_settings, max_file_bytes
 from components.upload_panel import render_file_reports, render_upload, upload_key
 from reranklab.compare import compare
 from reranklab.corpus import Corpus
@@ -49,12 +49,13 @@ def load_corpus() -> tuple[Corpus | None, str]:
         st.caption("Showing the bundled sample corpus: SciFact abstracts (ODC-By 1.0). Upload files to use your own.")
         return resources.sample_corpus(chunking, bm25), "sample"
 
-    key = upload_key(files, csv_columns, (chunking, bm25))
+    max_bytes = max_file_bytes()
+    key = upload_key(files, csv_columns, (chunking, bm25, max_bytes))
     if st.session_state.get("corpus_key") != key:
         bar = st.progress(0.0, text="Reading files")
         try:
             corpus = Corpus.from_files(
-                files, chunking=chunking, bm25=bm25, csv_columns=csv_columns,
+                files, chunking=chunking, bm25=bm25, csv_columns=csv_columns, max_bytes=max_bytes,
                 progress=lambda fraction, message: bar.progress(fraction, text=message),
             )
         except DocumentLoadError as exc:

@@ -22,7 +22,12 @@ from reranklab.registry import (
 from reranklab.services import DEFAULT_TIMEOUT_S, api_key_from_env, base_url_from_env
 from reranklab.tokenization import TokenizerSettings
 
+# Default maximum size of one uploaded file, in MiB. Reading, splitting and embedding a
+# larger text file on a CPU takes minutes; the server-wide cap is server.maxUploadSize.
+DEFAULT_MAX_FILE_MIB = 50
+
 DEFAULTS = {
+    "max_file_mib": DEFAULT_MAX_FILE_MIB,
     "passage_words": ChunkingSettings.passage_words,
     "overlap_words": ChunkingSettings.overlap_words,
     "candidates": 100,
@@ -70,6 +75,11 @@ def init_state() -> None:
     for key, value in defaults.items():
         if key not in st.session_state:
             st.session_state[key] = value
+
+
+def max_file_bytes() -> int:
+    """Return the maximum size of one uploaded file, in bytes, from the sidebar setting in MiB."""
+    return int(float(st.session_state.max_file_mib) * 1024 * 1024)
 
 
 def chunking_settings() -> ChunkingSettings:
