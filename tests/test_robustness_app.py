@@ -325,3 +325,37 @@ def test_model_folder_deleted_and_restored(tmp_path, monkeypatch, tiny_cross_enc
     assert [error.value for error in second.error] == []
     assert cross_encoder_rows(second) is not None
     assert "loading CrossEncoder" not in caplog.text, "the restored folder is served from the process cache"
+
+
+# --- services failing mid-demo -------------------------------------------------------
+
+
+def test_slow_and_down_services_in_own_columns(monkeypatch):
+    from tests.fakes.cohere import RERANK_PATH, install_cohere
+    from tests.fakes.server import FakeServer, Reply
+    from tests.test_robustness import closed_port_url
+
+    key = "sk-test-APP-2468"
+    with FakeServer() as server:
+        install_cohere(server, api_key=key)
+        # The reply comes after 4 s, past the 1 s timeout set below.
+        server.enqueue(RERANK_PATH, Reply(200, {"results": []}, delay=4.0))
+        monkeypatch.delenv("GOOGLE_API_KEY", raising=False)
+        monkeypatch.setenv("COHERE_API_KEY", key)
+        monkeypatch.setenv("GEMINI_API_KEY", key)
+        monkeypatch.setenv("COHERE_BASE_URL", server.url)
+        monkeypatch.setenv("GEMINI_BASE_URL", closed_port_url())
+        at = AppTest.from_file(APP, default_timeout=180)
+        at.session_state["service_timeout"] = 1.0
+        at.run()
+
+    assert not at.exception, at.exception
+    headers = column_headers(at)
+    assert "Cohere Rerank" in headers
+    assert "Gemini (listwise)" in headers
+    errors = [error.value for error in at.error]
+    assert any(message.startswith("Cohere sent no response within 1 s.") for message in errors)
+    assert any(message.startswith("Gemini") and "connect" in message.lower() for message in errors)
+    assert len(result_rows(at)) == 3, "BM25, bi-encoder and RRF still show their rows"
+    for message in errors:
+        assert key not in message
