@@ -163,10 +163,10 @@ def test_csv_replaced_without_chosen_column(app):
     assert status_rows(app)["data.csv"]["status"] in ("ok", "warnings")
 
 
-def test_csv_with_missing_text_column_named(app):
-    upload(app, [("header.csv", b"", "text/csv"), GOOD])
+def test_empty_csv_named_others_kept(app):
+    upload(app, [("empty.csv", b"", "text/csv"), GOOD])
 
-    assert any("header.csv" in error.value for error in app.error)
+    assert any("empty.csv" in error.value for error in app.error)
     assert status_rows(app)["good.txt"]["status"] == "ok"
 
 
