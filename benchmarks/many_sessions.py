@@ -7,9 +7,9 @@ empty embedding cache (see tests/app_server.py). It opens one headless Chromium 
 waits for the sample corpus results (the models are loaded then), and opens four more.
 Each of the five sessions uploads its own two-file corpus and queries it, and then
 queries it once more (tests/many_sessions.py). The resident set size (RSS) of the server
-and of any child processes is read from /proc every 0.25 s, and the peak RSS of the
-server process is read from VmHWM in /proc/PID/status at the end, so a peak between two
-samples is not missed. Chromium's own memory is not counted.
+and of any child processes is read from /proc every 0.25 s. At the end the script also
+reads the server's peak RSS from VmHWM in /proc/PID/status, which catches a peak between
+two samples. Chromium's own memory is not counted.
 
 The cross-encoder defaults to the bundled all-MiniLM-L6-v2 folder loaded as a
 CrossEncoder with a new, random one-label head. It has the architecture of

@@ -22,8 +22,8 @@ SAMPLE_CORPUS = ASSETS / "sample_corpus.jsonl"
 EXAMPLE_QUERIES = ASSETS / "example_queries.json"
 # Bi-encoder embeddings of the sample corpus at the default chunking, read-only.
 SAMPLE_EMBEDDINGS = ASSETS / "embeddings"
-# Model versions kept per model kind. An older version, such as the weights before a
-# retraining into the same folder, is dropped from the cache once this many are newer.
+# Maximum cached models per kind, so that the weights from before a retraining into the
+# same folder do not stay in memory for good.
 MAX_MODELS_KEPT = 4
 
 

@@ -22,8 +22,10 @@ from reranklab.registry import (
 from reranklab.services import DEFAULT_TIMEOUT_S, api_key_from_env, base_url_from_env
 from reranklab.tokenization import TokenizerSettings
 
-# Default maximum size of one uploaded file, in MiB. Reading, splitting and embedding a
-# larger text file on a CPU takes minutes; the server-wide cap is server.maxUploadSize.
+# Default maximum size of one uploaded file, in MiB. Each session keeps its uploads in
+# memory. Embedding a file of this size on a 2-core CPU takes over an hour (an estimate
+# from the SciFact rate in docs/benchmarks.md: 7.6 MiB of JSONL in about 10 minutes).
+# The server-wide cap per file is server.maxUploadSize in .streamlit/config.toml.
 DEFAULT_MAX_FILE_MIB = 50
 
 DEFAULTS = {

@@ -2,8 +2,8 @@
 
 tests/test_many_sessions.py checks that the sessions stay apart, and
 benchmarks/many_sessions.py measures the server's memory while they run. Each session
-is a separate Playwright browser context, so Streamlit sees a separate session with its
-own session state, as it would for separate users.
+is a separate Playwright browser context, so Streamlit starts a separate session with
+its own session state for each, as it does for separate users.
 """
 
 from __future__ import annotations
