@@ -67,6 +67,9 @@ class MemorySampler:
     pid: int
     peak_bytes: int = 0
     samples: int = 0
+    # The step of the run that the main thread is in, and the step in which the peak was sampled.
+    phase: str = "start"
+    peak_phase: str = ""
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
@@ -81,7 +84,9 @@ class MemorySampler:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self.peak_bytes = max(self.peak_bytes, tree_rss_bytes(self.pid))
+            rss = tree_rss_bytes(self.pid)
+            if rss > self.peak_bytes:
+                self.peak_bytes, self.peak_phase = rss, self.phase
             self.samples += 1
             self._stop.wait(SAMPLE_INTERVAL_S)
 
@@ -153,13 +158,17 @@ def main() -> int:
             start = time.perf_counter()
             sessions = []
             try:
+                sampler.phase = "first session opens and shows the sample results"
                 sessions = open_sessions(browser, server.url, temp_dir / "corpora", topics[:1])
                 wait_until_idle(sessions[0].page)
                 one_session_bytes = tree_rss_bytes(pid)
                 logger.info("one session: %.0f MiB", one_session_bytes / MIB)
 
+                sampler.phase = "four more sessions open and show the sample results"
                 sessions += open_sessions(browser, server.url, temp_dir / "corpora", topics[1:])
+                sampler.phase = "five sessions upload their corpora"
                 upload_corpora(sessions)
+                sampler.phase = "five sessions query their corpora"
                 query_own_topics(sessions)
                 for session in sessions:
                     submit_query(session.page, f"{session.topic} notes")
@@ -204,7 +213,8 @@ def main() -> int:
             f"| server started, no session | {idle_bytes / MIB:,.0f} |",
             f"| one session, sample results shown (models loaded) | {one_session_bytes / MIB:,.0f} |",
             f"| five sessions, after uploads and queries | {end_bytes / MIB:,.0f} |",
-            f"| peak, sampled every {SAMPLE_INTERVAL_S} s ({sampler.samples} samples) | {sampler.peak_bytes / MIB:,.0f} |",
+            f"| peak, sampled every {SAMPLE_INTERVAL_S} s ({sampler.samples} samples), while "
+            f"{sampler.peak_phase} | {sampler.peak_bytes / MIB:,.0f} |",
             f"| peak of the server process (VmHWM) | {peak_hwm_bytes / MIB:,.0f} |",
             "",
             f"Model loads in the server log: bi-encoder {loads['bi-encoder']}, cross-encoder "
