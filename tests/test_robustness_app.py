@@ -359,3 +359,45 @@ def test_slow_and_down_services_in_own_columns(monkeypatch):
     assert len(result_rows(at)) == 3, "BM25, bi-encoder and RRF still show their rows"
     for message in errors:
         assert key not in message
+
+
+# --- judgments from two sessions ------------------------------------------------------
+
+
+def test_two_sessions_judgments_both_kept(tmp_path, monkeypatch):
+    import threading
+
+    from reranklab.judgments import JUDGMENTS_FILE_NAME, JudgmentStore
+
+    monkeypatch.setenv("RERANKLAB_DATA_DIR", str(tmp_path))
+    sessions = [AppTest.from_file(APP, default_timeout=180) for _ in range(2)]
+    for at in sessions:
+        at.run()
+        assert not at.exception, at.exception
+    editor = sessions[0].data_editor[0]
+    table = editor.value
+    query = sessions[0].text_input(key="widget_query").value
+    # Each session grades a different row of the same table, as two users would.
+    for row, (at, grade) in enumerate(zip(sessions, (2, 3), strict=True)):
+        at.session_state[editor.key] = {"edited_rows": {row: {"grade": grade}}, "added_rows": [], "deleted_rows": []}
+
+    errors: list[BaseException] = []
+
+    def rerun(at: AppTest) -> None:
+        try:
+            at.run()
+        except BaseException as exc:  # reported by the assert below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=rerun, args=(at,)) for at in sessions]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    for at in sessions:
+        assert not at.exception, at.exception
+    corpus_id = editor.key.split("_")[1]
+    grades = JudgmentStore(tmp_path / JUDGMENTS_FILE_NAME).grades(corpus_id, query)
+    assert grades == {table.iloc[0]["passage_id"]: 2, table.iloc[1]["passage_id"]: 3}
