@@ -12,10 +12,10 @@ reads the server's peak RSS from VmHWM in /proc/PID/status, which catches a peak
 two samples. Chromium's own memory is not counted.
 
 The cross-encoder defaults to the bundled all-MiniLM-L6-v2 folder loaded as a
-CrossEncoder with a new, random one-label head. It has the architecture of
-cross-encoder/ms-marco-MiniLM-L6-v2 (6 layers, hidden size 384), which is not available
-offline, so the memory is close to that model's (an estimate); its scores mean nothing.
-Linux only, because of /proc.
+CrossEncoder with a new, random one-label head: a BERT model with 6 layers and hidden
+size 384. cross-encoder/ms-marco-MiniLM-L6-v2, the app's default, is a MiniLM-L6 model
+too but is not available offline. The memory is therefore an estimate of that model's,
+and the stand-in's scores mean nothing. Linux only, because of /proc.
 """
 
 from __future__ import annotations

@@ -224,7 +224,7 @@ def reverse_ranking(request):
 
 
 def cite_vitamin_passages(request) -> GeminiReply:
-    """Answer like a model that follows its instructions: cite every passage that names vitamin C."""
+    """Return a reply that cites every passage naming vitamin C, as an obedient model would."""
     cited = [number for number, text in numbered_passages(request.prompt).items() if "vitamin c" in text.lower()]
     return GeminiReply(["Scurvy comes from a lack of vitamin C ", "".join(f"[{n}]" for n in cited), "."])
 
