@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 import re
 import socket
+import threading
 
+import numpy as np
 import pytest
 
 from reranklab.answers import quote_passage_text
@@ -19,6 +21,7 @@ from reranklab.corpus import Corpus
 from reranklab.documents import Document, Passage
 from reranklab.generation import SYSTEM_INSTRUCTION, generate_answer
 from reranklab.registry import RerankerSettings, build_rerankers
+from reranklab.rerankers.base import Reranker
 from reranklab.rerankers.gemini import SYSTEM_INSTRUCTION as RANKING_INSTRUCTION
 from reranklab.services import ServiceConfig
 from tests.fakes.cohere import RERANK_PATH, install_cohere
@@ -365,3 +368,45 @@ def test_timeout_message_says_what_to_do(corpus):
         comparison = compare("vitamin C", corpus, rerankers, methods=["bm25", "cohere"])
 
     assert re.search(r"Cohere sent no response within 0\.5 s\. Raise the timeout", comparison.results["cohere"].error)
+
+
+class WaitingRemoteReranker(Reranker):
+    """A remote reranker that returns only after the caller has received the local result."""
+
+    name = "waiting"
+    remote = True
+
+    def __init__(self, local_received: threading.Event) -> None:
+        self.local_received = local_received
+        self.saw_local = None
+
+    def score(self, query, candidates):
+        self.saw_local = self.local_received.wait(timeout=10)
+        return np.zeros(len(candidates))
+
+
+class ReverseReranker(Reranker):
+    name = "reverse"
+
+    def score(self, query, candidates):
+        return np.arange(len(candidates), dtype=float)
+
+
+def test_local_results_delivered_before_remote(corpus):
+    local_received = threading.Event()
+    remote = WaitingRemoteReranker(local_received)
+    delivered: list[tuple[str, list[str]]] = []
+
+    def on_result(partial, result):
+        delivered.append((result.method, list(partial.results)))
+        if result.method == "local":
+            local_received.set()
+
+    comparison = compare(
+        "vitamin C", corpus, {"remote": remote, "local": ReverseReranker()},
+        methods=["bm25", "remote", "local"], on_result=on_result,
+    )
+
+    assert remote.saw_local is True
+    assert delivered == [("bm25", ["bm25"]), ("local", ["bm25", "local"]), ("remote", ["bm25", "local", "remote"])]
+    assert list(comparison.results) == ["bm25", "remote", "local"]
