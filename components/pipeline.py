@@ -33,6 +33,7 @@ def load_rerankers(corpus: Corpus) -> tuple[dict[str, Reranker], dict[str, str]]
         while len(kept) >= MAX_KEPT:
             kept.pop(next(iter(kept)))
         kept[key] = built
+        return built
 
     rerankers, unavailable = kept[key]
     failed_models = [method for method in MODEL_METHODS if method in unavailable]
