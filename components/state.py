@@ -65,6 +65,8 @@ DEFAULTS = {
 def init_state() -> None:
     """Set each session state key to its default unless it is already set."""
     defaults = dict(DEFAULTS)
+    # A copy, because the insert below would otherwise grow the shared list with every session.
+    defaults["methods"] = list(DEFAULTS["methods"])
     defaults["bi_encoder_model"] = default_bi_encoder()
     defaults["cross_encoder_model"] = default_cross_encoder()
     defaults["allow_downloads"] = downloads_allowed()

@@ -401,3 +401,19 @@ def test_two_sessions_judgments_both_kept(tmp_path, monkeypatch):
     corpus_id = editor.key.split("_")[1]
     grades = JudgmentStore(tmp_path / JUDGMENTS_FILE_NAME).grades(corpus_id, query)
     assert grades == {table.iloc[0]["passage_id"]: 2, table.iloc[1]["passage_id"]: 3}
+
+
+def test_cloud_default_not_shared_between_sessions(monkeypatch):
+    monkeypatch.setenv("COHERE_API_KEY", "sk-test-DEFAULTS-1122")
+    monkeypatch.delenv("GEMINI_API_KEY", raising=False)
+    monkeypatch.delenv("GOOGLE_API_KEY", raising=False)
+    from components.state import DEFAULTS
+
+    defaults_before = list(DEFAULTS["methods"])
+    for _ in range(2):
+        at = AppTest.from_file(APP, default_timeout=180)
+        at.session_state["query"] = "   "
+        at.run()
+        assert not at.exception, at.exception
+        assert at.session_state["methods"] == ["bm25", "bi-encoder", "cross-encoder", "cohere", "rrf"]
+    assert DEFAULTS["methods"] == defaults_before
