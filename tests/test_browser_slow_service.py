@@ -1,6 +1,6 @@
 """A slow Cohere in the browser: the other columns show their rows while Cohere still ranks.
 
-The app server runs as a subprocess and calls a fake Cohere on 127.0.0.1 that holds its
+The app server runs as a subprocess and calls a fake Cohere on 127.0.0.1 that delays its
 first reply for SLOW_REPLY_S, longer than the timeout set in the sidebar. Needs Debian's
 Chromium at /usr/bin/chromium (see the `browser` fixture in conftest.py).
 """
