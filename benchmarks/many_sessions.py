@@ -174,6 +174,9 @@ def measure_once(playwright, cross_encoder: str) -> Run:
 
                 sampler.phase = "four more sessions open and show the sample results"
                 sessions += open_sessions(browser, server.url, temp_dir / "corpora", topics[1:])
+                # The first rows show before a run ends, so the phase changes only once all runs end.
+                for session in sessions:
+                    wait_until_idle(session.page)
                 sampler.phase = "five sessions upload their corpora"
                 upload_corpora(sessions)
                 sampler.phase = "five sessions query their corpora"
