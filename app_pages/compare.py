@@ -13,9 +13,9 @@ from components.judgment_panel import render_judgments
 from components.charts import latency_figure, rank_shift_figure
 from components.result_column import render_column
 from components.pipeline import load_rerankers
-from components.state import bm25_settings, chunking_settings
+from components.state import bm25_settings, chunking_settings, max_file_bytes
 from components.upload_panel import render_file_reports, render_upload, upload_key
-from reranklab.compare import compare
+from reranklab.compare import METHOD_LABELS, Comparison, MethodResult, compare
 from reranklab.corpus import Corpus
 from reranklab.errors import DocumentLoadError
 from reranklab.tokenization import Tokenizer
@@ -49,12 +49,13 @@ def load_corpus() -> tuple[Corpus | None, str]:
         st.caption("Showing the bundled sample corpus: SciFact abstracts (ODC-By 1.0). Upload files to use your own.")
         return resources.sample_corpus(chunking, bm25), "sample"
 
-    key = upload_key(files, csv_columns, (chunking, bm25))
+    max_bytes = max_file_bytes()
+    key = upload_key(files, csv_columns, (chunking, bm25, max_bytes))
     if st.session_state.get("corpus_key") != key:
         bar = st.progress(0.0, text="Reading files")
         try:
             corpus = Corpus.from_files(
-                files, chunking=chunking, bm25=bm25, csv_columns=csv_columns,
+                files, chunking=chunking, bm25=bm25, csv_columns=csv_columns, max_bytes=max_bytes,
                 progress=lambda fraction, message: bar.progress(fraction, text=message),
             )
         except DocumentLoadError as exc:
@@ -95,15 +96,40 @@ def render_query_form(source: str) -> str:
     return st.session_state.query.strip()
 
 
-def render_results(comparison, corpus: Corpus) -> None:
+def run_comparison(query: str, corpus: Corpus, methods: list[str]):
+    """Compare the methods on the query, drawing each column as soon as its result is ready.
+
+    Every column first shows its header and "Ranking…", so a slow service keeps only its
+    own column waiting, up to its timeout.
+    """
+    rerankers, unavailable = load_rerankers(corpus)
     tokenizer = Tokenizer(corpus.bm25.settings.tokenizer)
-    query_tokens = corpus.bm25.query_tokens(comparison.query)
-    columns = st.columns(len(comparison.results))
-    for column, result in zip(columns, comparison.results.values(), strict=True):
-        with column:
-            render_column(comparison, result, query_tokens, tokenizer)
+    query_tokens = corpus.bm25.query_tokens(query)
+    placeholders = {method: column.empty() for method, column in zip(methods, st.columns(len(methods)), strict=True)}
+    for method, placeholder in placeholders.items():
+        with placeholder.container():
+            st.markdown(f"#### {METHOD_LABELS.get(method, method)}")
+            st.caption("Ranking…")
+
+    def draw(partial: Comparison, result: MethodResult) -> None:
+        with placeholders[result.method].container():
+            render_column(partial, result, query_tokens, tokenizer)
             if result.error is None and result.ranking:
-                render_answer_button(comparison, result.method)
+                render_answer_button(partial, result.method)
+
+    return compare(
+        query, corpus, rerankers, unavailable,
+        methods=methods,
+        candidates=int(st.session_state.candidates),
+        top_k=int(st.session_state.top_k),
+        rrf_k=int(st.session_state.rrf_k),
+        on_result=draw,
+    )
+
+
+def render_results(comparison: Comparison, corpus: Corpus) -> None:
+    """Draw what follows the columns: the answer, judgments, charts and downloads."""
+    tokenizer = Tokenizer(corpus.bm25.settings.tokenizer)
     render_answer(comparison, tokenizer)
     render_judgments(comparison, corpus)
 
@@ -137,14 +163,8 @@ def main() -> None:
         st.info("Type a query to compare the methods.")
         return
 
-    rerankers, unavailable = load_rerankers(corpus)
-    comparison = compare(
-        query, corpus, rerankers, unavailable,
-        methods=["bm25", *(m for m in st.session_state.methods if m != "bm25")],
-        candidates=int(st.session_state.candidates),
-        top_k=int(st.session_state.top_k),
-        rrf_k=int(st.session_state.rrf_k),
-    )
+    methods = list(dict.fromkeys(["bm25", *st.session_state.methods]))
+    comparison = run_comparison(query, corpus, methods)
     st.session_state.comparison = comparison
     render_results(comparison, corpus)
 

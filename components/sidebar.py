@@ -32,6 +32,13 @@ def render_settings() -> None:
     with st.sidebar:
         st.header("Settings")
 
+        st.subheader("Uploads")
+        st.number_input(
+            "Maximum file size (MiB)", min_value=1, max_value=200, step=10, **_bind("max_file_mib"),
+            help="Larger uploaded files are rejected with a message. The server accepts at most 200 MB "
+                 "per file (server.maxUploadSize in .streamlit/config.toml).",
+        )
+
         st.subheader("Passages")
         st.number_input(
             "Passage size (words)", min_value=16, max_value=2000, step=8, **_bind("passage_words"),

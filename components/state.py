@@ -22,7 +22,14 @@ from reranklab.registry import (
 from reranklab.services import DEFAULT_TIMEOUT_S, api_key_from_env, base_url_from_env
 from reranklab.tokenization import TokenizerSettings
 
+# Default maximum size of one uploaded file, in MiB. Each session keeps its uploads in
+# memory. Embedding a file of this size on a 2-core CPU takes over an hour (an estimate
+# from the SciFact rate in docs/benchmarks.md: 7.6 MiB of JSONL in about 10 minutes).
+# The server-wide cap per file is server.maxUploadSize in .streamlit/config.toml.
+DEFAULT_MAX_FILE_MIB = 50
+
 DEFAULTS = {
+    "max_file_mib": DEFAULT_MAX_FILE_MIB,
     "passage_words": ChunkingSettings.passage_words,
     "overlap_words": ChunkingSettings.overlap_words,
     "candidates": 100,
@@ -58,6 +65,8 @@ DEFAULTS = {
 def init_state() -> None:
     """Set each session state key to its default unless it is already set."""
     defaults = dict(DEFAULTS)
+    # A copy, because the insert below would otherwise grow the shared list with every session.
+    defaults["methods"] = list(DEFAULTS["methods"])
     defaults["bi_encoder_model"] = default_bi_encoder()
     defaults["cross_encoder_model"] = default_cross_encoder()
     defaults["allow_downloads"] = downloads_allowed()
@@ -70,6 +79,11 @@ def init_state() -> None:
     for key, value in defaults.items():
         if key not in st.session_state:
             st.session_state[key] = value
+
+
+def max_file_bytes() -> int:
+    """Return the maximum size of one uploaded file, in bytes, from the sidebar setting in MiB."""
+    return int(float(st.session_state.max_file_mib) * 1024 * 1024)
 
 
 def chunking_settings() -> ChunkingSettings:

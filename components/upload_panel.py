@@ -72,6 +72,7 @@ def render_file_reports(reports: list[FileReport]) -> None:
                 "file": report.source,
                 "status": "error" if report.error else ("warnings" if report.warnings else "ok"),
                 "documents": report.documents,
+                "duplicates": report.duplicates,
                 "passages": report.passages,
                 "characters": report.characters,
                 "warnings": "; ".join(report.warnings),

@@ -13,6 +13,10 @@ from dataclasses import dataclass, field
 from reranklab.documents import Passage
 
 _CITATION = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
+# Markup in passage text that could pass for the prompt's own structure: the tags around
+# the passage block, and a "[n]" number at the start of a line.
+_PASSAGES_TAG = re.compile(r"<\s*(/?)\s*passages\s*>", re.IGNORECASE)
+_LINE_NUMBER = re.compile(r"^(\s*)\[(\d+)\]", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -64,11 +68,25 @@ class Answer:
 
 
 def number_passages(passages: Sequence[Passage]) -> str:
-    """Return the passages as a numbered block: "[1] title\\ntext", separated by blank lines."""
+    """Return the passages as a numbered block: "[1] title\\ntext", separated by blank lines.
+
+    Passage text goes through `quote_passage_text`, so a passage cannot close the
+    <passages> block or start a passage number of its own.
+    """
     blocks = []
     for number, passage in enumerate(passages, start=1):
-        blocks.append(f"[{number}] {passage.full_text}")
+        blocks.append(f"[{number}] {quote_passage_text(passage.full_text)}")
     return "\n\n".join(blocks)
+
+
+def quote_passage_text(text: str) -> str:
+    """Rewrite prompt delimiters inside passage text so that they read as plain text.
+
+    "<passages>" and "</passages>" become "(passages)" and "(/passages)", and a "[n]"
+    at the start of a line becomes "(n)". Everything else is kept as it is.
+    """
+    text = _PASSAGES_TAG.sub(r"(\1passages)", text)
+    return _LINE_NUMBER.sub(r"\1(\2)", text)
 
 
 def parse_citations(text: str, passages: Sequence[Passage]) -> list[Citation]:

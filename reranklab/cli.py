@@ -319,7 +319,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
     print(f"indexing {dataset.corpus_path}", file=sys.stderr)
     try:
-        corpus = Corpus.from_paths([dataset.corpus_path], chunking=chunking, bm25=bm25)
+        corpus = Corpus.from_paths([dataset.corpus_path], chunking=chunking, bm25=bm25, skip_duplicates=False)
     except DocumentLoadError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_NO_INPUT
@@ -510,7 +510,7 @@ def run_train_cross_encoder(args: argparse.Namespace) -> int:
 
     print(f"indexing {dataset.corpus_path}", file=sys.stderr)
     try:
-        corpus = Corpus.from_paths([dataset.corpus_path], chunking=chunking, bm25=bm25)
+        corpus = Corpus.from_paths([dataset.corpus_path], chunking=chunking, bm25=bm25, skip_duplicates=False)
     except DocumentLoadError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_NO_INPUT

@@ -10,8 +10,8 @@ import csv
 import io
 import logging
 import time
-from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 
 from reranklab.corpus import Corpus
@@ -203,6 +203,7 @@ def compare(
     candidates: int = 100,
     top_k: int = 10,
     rrf_k: int = 60,
+    on_result: Callable[[Comparison, MethodResult], None] | None = None,
 ) -> Comparison:
     """Retrieve BM25 candidates for the query and order them with each reranker.
 
@@ -219,6 +220,10 @@ def compare(
         candidates: BM25 candidates handed to each reranker. Defaults to 100.
         top_k: results shown per method. Defaults to 10.
         rrf_k: the k of reciprocal rank fusion. Defaults to 60.
+        on_result: called in the calling thread with the comparison so far and one
+            method's result as soon as that result is ready: BM25 first, then the local
+            methods and RRF in order, then the remote ones as they finish. The app draws
+            each column from it, so a slow service delays only its own column.
     """
     unavailable = dict(unavailable or {})
     if methods is None:
@@ -227,14 +232,21 @@ def compare(
             methods.append(RRF)
 
     results: dict[str, MethodResult] = {}
+
+    def add(result: MethodResult) -> None:
+        results[result.method] = result
+        if on_result is not None:
+            on_result(Comparison(query=query, top_k=top_k, candidates=candidates, results=dict(results)), result)
+
     start = time.perf_counter()
     bm25_ranking = corpus.bm25.search(query, top_k=candidates)
-    results[BM25] = MethodResult(BM25, bm25_ranking, (time.perf_counter() - start) * 1000)
+    bm25_result = MethodResult(BM25, bm25_ranking, (time.perf_counter() - start) * 1000)
     if not bm25_ranking:
-        results[BM25].warnings.append(
+        bm25_result.warnings.append(
             "BM25 found no passage that contains a query term, so the rerankers have no candidates. "
             "Try other words; stopwords and one-letter words are not indexed."
         )
+    add(bm25_result)
     candidate_passages = [item.passage for item in bm25_ranking]
 
     # Remote rerankers wait on the network, so they run in threads while the local ones
@@ -250,16 +262,16 @@ def compare(
             if method in (BM25, RRF) or method in futures:
                 continue
             if method in unavailable:
-                results[method] = MethodResult(method, error=unavailable[method])
+                add(MethodResult(method, error=unavailable[method]))
             elif method in rerankers:
-                results[method] = run_reranker(method, rerankers[method], query, candidate_passages)
+                add(run_reranker(method, rerankers[method], query, candidate_passages))
             else:
-                results[method] = MethodResult(method, error=f"Unknown method {method!r}.")
-        for method, future in futures.items():
-            results[method] = future.result()
-
-    if RRF in methods:
-        results[RRF] = _fuse(results, query, candidate_passages, rerankers, unavailable, rrf_k)
+                add(MethodResult(method, error=f"Unknown method {method!r}."))
+        # RRF fuses BM25 with the local bi-encoder, so it need not wait for the remote ones.
+        if RRF in methods:
+            add(_fuse(results, query, candidate_passages, rerankers, unavailable, rrf_k))
+        for future in as_completed(futures.values()):
+            add(future.result())
 
     ordered = {method: results[method] for method in methods if method in results}
     ordered = {BM25: results[BM25], **ordered}

@@ -12,7 +12,7 @@ from reranklab.bm25 import BM25Index, BM25Settings
 from reranklab.chunking import ChunkingSettings, split_documents
 from reranklab.documents import Document, Passage
 from reranklab.errors import DocumentLoadError
-from reranklab.loading import CsvColumns, LoadedFile, load_file
+from reranklab.loading import MAX_LISTED_PROBLEMS, CsvColumns, LoadedFile, load_file
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +31,8 @@ class FileReport:
         characters: characters of document text read.
         warnings: non-fatal problems, each naming the line, row or value.
         error: why the file could not be read at all; None when it was read.
+        duplicates: documents whose text repeats an earlier document's text. They are
+            not counted in `documents` when `Corpus.from_files` skipped them.
     """
 
     source: str
@@ -39,6 +41,7 @@ class FileReport:
     characters: int = 0
     warnings: list[str] = field(default_factory=list)
     error: str | None = None
+    duplicates: int = 0
 
 
 @dataclass
@@ -115,12 +118,15 @@ class Corpus:
         max_bytes: int | None = None,
         progress: ProgressCallback | None = None,
         unopened: Sequence[FileReport] = (),
+        skip_duplicates: bool = True,
     ) -> Corpus:
         """Read (name, content) pairs, split and index every readable file.
 
         A file that cannot be read gets a report with its error and the others are still
         indexed. Document ids that repeat across files get a `~2`, `~3`... suffix and a
-        warning, so every passage id stays unique.
+        warning, so every passage id stays unique. A document whose text, with whitespace
+        collapsed, equals an earlier document's text is a duplicate: it gets a warning
+        and, with `skip_duplicates`, is left out so that it is indexed and counted once.
 
         Args:
             files: file names and their bytes.
@@ -131,6 +137,8 @@ class Corpus:
             progress: called with the fraction done and a message.
             unopened: reports of files that could not even be opened; they are listed
                 first in `reports` and in the error.
+            skip_duplicates: leave duplicate documents out. Pass False for an evaluation
+                corpus, whose qrels may name any of the copies.
 
         Raises:
             DocumentLoadError: when no file could be read (source "upload").
@@ -139,6 +147,7 @@ class Corpus:
         reports: list[FileReport] = list(unopened)
         documents: list[Document] = []
         seen_ids: dict[str, int] = {}
+        seen_texts: dict[bytes, str] = {}
 
         for number, (name, data) in enumerate(files, start=1):
             if progress is not None:
@@ -150,7 +159,7 @@ class Corpus:
                 logger.warning("skipping %s: %s", name, exc.reason)
                 reports.append(FileReport(source=name, error=exc.reason))
                 continue
-            reports.append(_add_documents(loaded, documents, seen_ids))
+            reports.append(_add_documents(loaded, documents, seen_ids, seen_texts, skip_duplicates))
 
         if not documents:
             problems = "; ".join(f"{r.source}: {r.error}" for r in reports if r.error) or "no files given"
@@ -190,10 +199,25 @@ class Corpus:
         return cls.from_files(files, unopened=unreadable, **kwargs)
 
 
-def _add_documents(loaded: LoadedFile, documents: list[Document], seen_ids: dict[str, int]) -> FileReport:
+def _add_documents(
+    loaded: LoadedFile,
+    documents: list[Document],
+    seen_ids: dict[str, int],
+    seen_texts: dict[bytes, str],
+    skip_duplicates: bool,
+) -> FileReport:
     report = FileReport(source=loaded.source, warnings=list(loaded.warnings))
     renamed = 0
+    duplicates: list[str] = []
     for document in loaded.documents:
+        text_key = hashlib.sha1(" ".join(document.text.split()).encode("utf-8")).digest()
+        original = seen_texts.get(text_key)
+        if original is None:
+            seen_texts[text_key] = document.doc_id
+        else:
+            duplicates.append(f"{document.doc_id} (same text as {original})")
+            if skip_duplicates:
+                continue
         count = seen_ids.get(document.doc_id, 0) + 1
         seen_ids[document.doc_id] = count
         if count > 1:
@@ -213,4 +237,11 @@ def _add_documents(loaded: LoadedFile, documents: list[Document], seen_ids: dict
         report.warnings.append(
             f"{renamed} document ids were already used by an earlier file; they got a ~N suffix"
         )
+    if duplicates:
+        report.duplicates = len(duplicates)
+        listed = ", ".join(duplicates[:MAX_LISTED_PROBLEMS])
+        if len(duplicates) > MAX_LISTED_PROBLEMS:
+            listed += f" and {len(duplicates) - MAX_LISTED_PROBLEMS} more"
+        outcome = "skipped, so each text is indexed once" if skip_duplicates else "kept"
+        report.warnings.append(f"{len(duplicates)} duplicate documents {outcome}: {listed}")
     return report

@@ -284,3 +284,31 @@ def test_concurrent_threads_and_processes(tmp_path):
     for writer in ("thread0", "thread1", "process0", "process1"):
         written = {key for key in grades if key.startswith(f"{writer}.txt#")}
         assert len(written) == WRITES_PER_WRITER, writer
+
+
+def test_shared_store_two_sessions(tmp_path):
+    # The app shares one JudgmentStore object between all sessions (st.cache_resource),
+    # and Streamlit runs each session's script in its own thread.
+    store = JudgmentStore(tmp_path / "judgments.sqlite")
+    barrier = threading.Barrier(2, timeout=60)
+    errors: list[BaseException] = []
+
+    def write_as(session: str) -> None:
+        try:
+            barrier.wait()
+            for index in range(WRITES_PER_WRITER):
+                store.set_grade(CORPUS, QUERY, f"{session}.txt#{index}", f"{session}.txt", index % 4)
+        except BaseException as exc:  # reported by the assert below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write_as, args=(session,)) for session in ("first", "second")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    grades = store.grades(CORPUS, QUERY)
+    for session in ("first", "second"):
+        written = {key for key in grades if key.startswith(f"{session}.txt#")}
+        assert len(written) == WRITES_PER_WRITER, session

@@ -166,6 +166,6 @@ def _check_size(name: str, size: int, max_bytes: int | None) -> None:
     if max_bytes is not None and size > max_bytes:
         raise DocumentLoadError(
             name,
-            f"is {_format_size(size)}, larger than the maximum of "
-            f"{_format_size(max_bytes)}; split it into smaller files",
+            f"is {_format_size(size)}, larger than the maximum file size of "
+            f"{_format_size(max_bytes)}; split it into smaller files or raise the maximum file size",
         )

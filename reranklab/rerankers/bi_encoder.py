@@ -137,15 +137,22 @@ class BiEncoderReranker(Reranker):
         return embeddings
 
     def length_warnings(self, query: str, candidates: Sequence[Passage]) -> list[str]:
+        warnings = []
+        query_tokens = self._token_lengths([query])[0]
+        if query_tokens > self.max_seq_length:
+            warnings.append(
+                f"The query is {query_tokens} tokens long and this model reads only the first "
+                f"{self.max_seq_length}. Shorten the query to have all of it scored."
+            )
         counts = [
             self._token_counts[p.passage_id] if p.passage_id in self._token_counts else 0
             for p in candidates
         ]
         over = sum(1 for count in counts if count > self.max_seq_length)
-        if not over:
-            return []
-        return [
-            f"{over} of {len(candidates)} candidates are longer than this model's "
-            f"{self.max_seq_length}-token limit, so the model reads only their beginning. "
-            "Lower the passage size in the sidebar to score whole passages."
-        ]
+        if over:
+            warnings.append(
+                f"{over} of {len(candidates)} candidates are longer than this model's "
+                f"{self.max_seq_length}-token limit, so the model reads only their beginning. "
+                "Lower the passage size in the sidebar to score whole passages."
+            )
+        return warnings

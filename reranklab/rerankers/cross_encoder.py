@@ -64,6 +64,14 @@ class CrossEncoderReranker(Reranker):
         over = sum(1 for ids in encoded if len(ids) > self.max_seq_length)
         if not over:
             return []
+        query_tokens = len(tokenizer(query, truncation=False, verbose=False)["input_ids"])
+        if query_tokens > self.max_seq_length // 2:
+            # Truncation then cuts the query and the passage, so a shorter passage does not help.
+            return [
+                f"The query is {query_tokens} tokens long, so little of each passage fits in "
+                f"this model's {self.max_seq_length}-token limit for a query-passage pair. "
+                "Shorten the query to have the passages scored."
+            ]
         return [
             f"{over} of {len(candidates)} query-passage pairs are longer than this model's "
             f"{self.max_seq_length}-token limit, so the model reads only their beginning. "

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 from google.genai import types
 
+from reranklab.answers import number_passages
 from reranklab.documents import Passage, RankedPassage
 from reranklab.gemini import (
     DEFAULT_MODEL,
@@ -179,7 +180,7 @@ class GeminiListwiseReranker(Reranker):
 def build_ranking_prompt(query: str, passages: Sequence[Passage]) -> str:
     """Return the user message for one window: the query, then the passages numbered from 1."""
     count = len(passages)
-    numbered = "\n\n".join(f"[{number}] {passage.full_text}" for number, passage in enumerate(passages, start=1))
+    numbered = number_passages(passages)
     return (
         f"Search query: {query}\n\n"
         f"Passages:\n<passages>\n{numbered}\n</passages>\n\n"
