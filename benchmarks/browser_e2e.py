@@ -48,8 +48,8 @@ from benchmarks.browser_upload import (  # noqa: E402
     wait_for,
 )
 from benchmarks.report import (  # noqa: E402
-    DEFAULT_LOAD_WAIT_S,
-    DEFAULT_MAX_LOAD,
+    add_load_arguments,
+    check_scifact_folder,
     command_line,
     format_load,
     load_average,
@@ -236,16 +236,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--queries", type=int, default=20, help="timed queries (default: %(default)s)")
     parser.add_argument("--quick", action="store_true", help="time only 10 queries with the cross-encoder")
     parser.add_argument("--output", type=Path, help="markdown file to write the section into")
-    parser.add_argument("--max-load", type=float, default=DEFAULT_MAX_LOAD,
-                        help="wait until the 1-minute load average is at most this (default: %(default)s)")
-    parser.add_argument("--load-wait", type=float, default=DEFAULT_LOAD_WAIT_S,
-                        help="maximum seconds to wait for that load (default: %(default)s)")
+    add_load_arguments(parser)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
 
-    for name in ("corpus.jsonl.gz", "queries.jsonl", "qrels/test.tsv"):
-        if not (args.scifact / name).is_file():
-            parser.error(f"{args.scifact / name} not found; --scifact must be a BEIR SciFact folder")
+    check_scifact_folder(parser, args.scifact)
     if not Path(CHROMIUM).exists():
         parser.error(f"{CHROMIUM} not found; this benchmark needs a system Chromium")
     if args.cross_encoder is not None and not args.cross_encoder.is_dir():

@@ -36,8 +36,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.report import (  # noqa: E402
-    DEFAULT_LOAD_WAIT_S,
-    DEFAULT_MAX_LOAD,
+    add_load_arguments,
+    check_scifact_folder,
     command_line,
     format_load,
     load_average,
@@ -354,18 +354,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scifact", type=Path, required=True, metavar="PATH",
                         help="SciFact folder with corpus.jsonl.gz, queries.jsonl and qrels/test.tsv")
     parser.add_argument("--output", type=Path, help="markdown file to write the section into")
-    parser.add_argument("--max-load", type=float, default=DEFAULT_MAX_LOAD,
-                        help="wait until the 1-minute load average is at most this (default: %(default)s)")
-    parser.add_argument("--load-wait", type=float, default=DEFAULT_LOAD_WAIT_S,
-                        help="maximum seconds to wait for that load (default: %(default)s)")
+    add_load_arguments(parser)
     parser.add_argument("--upload-timeout", type=float, default=UPLOAD_TIMEOUT_S / 60,
                         help="minutes to wait for indexing and for the first query's results (default: %(default)s)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
 
-    for name in ("corpus.jsonl.gz", "queries.jsonl", "qrels/test.tsv"):
-        if not (args.scifact / name).is_file():
-            parser.error(f"{args.scifact / name} not found; --scifact must be a BEIR SciFact folder")
+    check_scifact_folder(parser, args.scifact)
     if not Path(CHROMIUM).exists():
         parser.error(f"{CHROMIUM} not found; this benchmark needs a system Chromium")
 

@@ -35,8 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.first_stage import vm_status_mib, zipf_corpus, zipf_queries  # noqa: E402
 from benchmarks.report import (  # noqa: E402
-    DEFAULT_LOAD_WAIT_S,
-    DEFAULT_MAX_LOAD,
+    add_load_arguments,
     command_line,
     format_load,
     load_average,
@@ -267,10 +266,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="time 100 queries per size instead of 500")
     parser.add_argument("--output", type=Path, default=None,
                         help="markdown file to write the section into; the chart goes into its folder")
-    parser.add_argument("--max-load", type=float, default=DEFAULT_MAX_LOAD,
-                        help="wait until the 1-minute load average is at most this (default: %(default)s)")
-    parser.add_argument("--load-wait", type=float, default=DEFAULT_LOAD_WAIT_S,
-                        help="maximum seconds to wait for that load (default: %(default)s)")
+    add_load_arguments(parser)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
     if args.worker is not None:

@@ -33,8 +33,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.report import (  # noqa: E402
-    DEFAULT_LOAD_WAIT_S,
-    DEFAULT_MAX_LOAD,
+    add_load_arguments,
+    check_scifact_folder,
     command_line,
     format_load,
     load_average,
@@ -366,10 +366,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true",
                         help="time fewer queries: 300 per engine on the Zipf corpus, 50 for rank_bm25")
     parser.add_argument("--output", type=Path, help="markdown file to write the section into")
-    parser.add_argument("--max-load", type=float, default=DEFAULT_MAX_LOAD,
-                        help="wait until the 1-minute load average is at most this (default: %(default)s)")
-    parser.add_argument("--load-wait", type=float, default=DEFAULT_LOAD_WAIT_S,
-                        help="maximum seconds to wait for that load (default: %(default)s)")
+    add_load_arguments(parser)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
     if args.worker is not None:
@@ -377,9 +374,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.scifact is None:
         parser.error("--scifact is required")
-    for name in ("corpus.jsonl.gz", "queries.jsonl", "qrels/test.tsv"):
-        if not (args.scifact / name).is_file():
-            parser.error(f"{args.scifact / name} not found; --scifact must be a BEIR SciFact folder")
+    check_scifact_folder(parser, args.scifact)
     if args.documents < 100:
         parser.error("--documents must be at least 100")
 

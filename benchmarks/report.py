@@ -7,6 +7,7 @@ replaces its section and leaves the rest of the page alone.
 
 from __future__ import annotations
 
+import argparse
 import csv
 import datetime
 import json
@@ -203,3 +204,18 @@ def read_test_queries(folder: Path) -> tuple[list[tuple[str, str]], dict[str, se
     if missing:
         raise SystemExit(f"error: {len(missing)} test query ids are not in queries.jsonl, e.g. {missing[0]}")
     return [(query_id, texts[query_id]) for query_id in relevant], relevant
+
+
+def add_load_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add --max-load and --load-wait, which `wait_for_idle_cpu` reads."""
+    parser.add_argument("--max-load", type=float, default=DEFAULT_MAX_LOAD,
+                        help="wait until the 1-minute load average is at most this (default: %(default)s)")
+    parser.add_argument("--load-wait", type=float, default=DEFAULT_LOAD_WAIT_S,
+                        help="maximum seconds to wait for that load (default: %(default)s)")
+
+
+def check_scifact_folder(parser: argparse.ArgumentParser, folder: Path) -> None:
+    """Exit through `parser.error` when `folder` lacks a file of BEIR SciFact's test split."""
+    for name in ("corpus.jsonl.gz", "queries.jsonl", "qrels/test.tsv"):
+        if not (folder / name).is_file():
+            parser.error(f"{folder / name} not found; --scifact must be a BEIR SciFact folder")

@@ -34,8 +34,8 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.report import (  # noqa: E402
-    DEFAULT_LOAD_WAIT_S,
-    DEFAULT_MAX_LOAD,
+    add_load_arguments,
+    check_scifact_folder,
     command_line,
     format_load,
     load_average,
@@ -278,16 +278,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true",
                         help="time fewer queries: 100 for BM25 and the bi-encoder, 10 for the cross-encoders")
     parser.add_argument("--output", type=Path, help="markdown file to write the section into")
-    parser.add_argument("--max-load", type=float, default=DEFAULT_MAX_LOAD,
-                        help="wait until the 1-minute load average is at most this (default: %(default)s)")
-    parser.add_argument("--load-wait", type=float, default=DEFAULT_LOAD_WAIT_S,
-                        help="maximum seconds to wait for that load (default: %(default)s)")
+    add_load_arguments(parser)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
 
-    for name in ("corpus.jsonl.gz", "queries.jsonl", "qrels/test.tsv"):
-        if not (args.scifact / name).is_file():
-            parser.error(f"{args.scifact / name} not found; --scifact must be a BEIR SciFact folder")
+    check_scifact_folder(parser, args.scifact)
     if args.cross_encoder is not None and not args.cross_encoder.is_dir():
         parser.error(f"--cross-encoder {args.cross_encoder} is not a folder; give a saved CrossEncoder folder")
     args.queries, args.cross_queries, args.sweep_queries = (100, 10, 1) if args.quick else (300, 300, 10)

@@ -30,8 +30,8 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.report import (  # noqa: E402
-    DEFAULT_LOAD_WAIT_S,
-    DEFAULT_MAX_LOAD,
+    add_load_arguments,
+    check_scifact_folder,
     command_line,
     format_load,
     load_average,
@@ -244,16 +244,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="SciFact folder with corpus.jsonl.gz, queries.jsonl and qrels/test.tsv")
     parser.add_argument("--queries", type=int, default=50, help="test queries to time (default: %(default)s)")
     parser.add_argument("--output", type=Path, help="markdown file to write the section into")
-    parser.add_argument("--max-load", type=float, default=DEFAULT_MAX_LOAD,
-                        help="wait until the 1-minute load average is at most this (default: %(default)s)")
-    parser.add_argument("--load-wait", type=float, default=DEFAULT_LOAD_WAIT_S,
-                        help="maximum seconds to wait for that load (default: %(default)s)")
+    add_load_arguments(parser)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
 
-    for name in ("corpus.jsonl.gz", "queries.jsonl", "qrels/test.tsv"):
-        if not (args.scifact / name).is_file():
-            parser.error(f"{args.scifact / name} not found; --scifact must be a BEIR SciFact folder")
+    check_scifact_folder(parser, args.scifact)
     if args.queries < 1:
         parser.error("--queries must be at least 1")
 
