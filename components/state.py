@@ -43,6 +43,7 @@ DEFAULTS = {
     "rrf_k": 60,
     "bi_encoder_model": "",
     "cross_encoder_model": "",
+    "cross_encoder_int8": False,
     "allow_downloads": False,
     "cohere_key": "",
     "gemini_key": "",
@@ -107,6 +108,7 @@ def reranker_settings() -> RerankerSettings:
     return RerankerSettings(
         bi_encoder=st.session_state.bi_encoder_model.strip(),
         cross_encoder=st.session_state.cross_encoder_model.strip(),
+        cross_encoder_int8=bool(st.session_state.cross_encoder_int8),
         allow_downloads=bool(st.session_state.allow_downloads),
         cohere_key=session_or_secret_key("cohere"),
         gemini_key=session_or_secret_key("gemini"),

@@ -43,6 +43,8 @@ class RerankerSettings:
     Attributes:
         bi_encoder: model reference of the bi-encoder (local folder or Hub id).
         cross_encoder: model reference of the cross-encoder.
+        cross_encoder_int8: run the cross-encoder with int8 dynamic quantization
+            (`CrossEncoderReranker(int8=True)`): faster on a CPU, scores approximate.
         allow_downloads: try the Hugging Face Hub for models that are not cached.
         cohere_key, gemini_key: API keys given in the app or on the command line; when
             empty, `COHERE_API_KEY`, `GEMINI_API_KEY` or `GOOGLE_API_KEY` is read. Kept
@@ -55,6 +57,7 @@ class RerankerSettings:
 
     bi_encoder: str = ""
     cross_encoder: str = ""
+    cross_encoder_int8: bool = False
     allow_downloads: bool = False
     cohere_key: str = field(default="", repr=False)
     gemini_key: str = field(default="", repr=False)
@@ -144,7 +147,7 @@ def build_rerankers(
     if "cross-encoder" in methods:
         try:
             rerankers["cross-encoder"] = CrossEncoderReranker(
-                load_cross(settings.cross_encoder, settings.allow_downloads)
+                load_cross(settings.cross_encoder, settings.allow_downloads), int8=settings.cross_encoder_int8
             )
         except ModelLoadError as exc:
             unavailable["cross-encoder"] = str(exc)

@@ -147,3 +147,21 @@ def _corpus_id_of_sample() -> str:
     from reranklab.corpus import Corpus
 
     return Corpus.from_paths([ROOT / "assets" / "sample_corpus.jsonl"]).document_id
+
+
+def test_int8_checkbox_quantizes_cross_encoder(tiny_cross_encoder_path, monkeypatch):
+    monkeypatch.setenv("RERANKLAB_CROSS_ENCODER", tiny_cross_encoder_path)
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.run()
+
+    at.checkbox(key="widget_cross_encoder_int8").check()
+    at.run()
+
+    assert not at.exception, at.exception
+    assert not at.error, [error.value for error in at.error]
+    assert "Cross-encoder" in column_headers(at)
+    assert len(result_rows(at)) == 4
+    # Keys are (corpus fingerprint, RerankerSettings, methods); values are (rerankers, unavailable).
+    built = [rerankers for key, (rerankers, _) in at.session_state["rerankers_by_key"].items() if key[1].cross_encoder_int8]
+    assert len(built) == 1
+    assert built[0]["cross-encoder"].int8

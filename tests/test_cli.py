@@ -61,6 +61,19 @@ def test_json_output_has_every_method(corpus_files, tiny_cross_encoder_path, tmp
     assert set(output["latency_ms"]) == {"bm25", "bi-encoder", "cross-encoder", "rrf"}
 
 
+def test_cross_encoder_int8_flag(corpus_files, tiny_cross_encoder_path, tmp_path):
+    result = run_cli(
+        "compare", "--corpus", *corpus_files, "--query", "vitamin C deficiency", "--rerankers", "cross-encoder",
+        "--cross-encoder", tiny_cross_encoder_path, "--cross-encoder-int8", "--format", "json",
+        cache_dir=tmp_path / "cache",
+    )
+
+    assert result.returncode == 0, result.stderr
+    output = json.loads(result.stdout)
+    assert output["errors"] == {}
+    assert output["results"]["cross-encoder"]
+
+
 def test_offline_cross_encoder_error_in_json(corpus_files, tmp_path):
     result = run_cli(
         "compare", "--corpus", *corpus_files, "--query", "vitamin", "--format", "json",

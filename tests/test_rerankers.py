@@ -84,6 +84,42 @@ def test_cross_encoder_ranks_with_tiny_model(tiny_cross_encoder_path):
     assert [item.score for item in ranking] == sorted((item.score for item in ranking), reverse=True)
 
 
+def test_cross_encoder_int8_quantizes_copy(tiny_cross_encoder_path):
+    import torch
+    from torch.ao.nn.quantized.dynamic import Linear as DynamicInt8Linear
+
+    model = load_cross_encoder(tiny_cross_encoder_path)
+    fp32_scores = CrossEncoderReranker(model).score("cats", PASSAGES)
+
+    reranker = CrossEncoderReranker(model, int8=True)
+    int8_scores = reranker.score("cats", PASSAGES)
+
+    assert reranker.model is not model
+    assert any(isinstance(module, DynamicInt8Linear) for module in reranker.model.modules())
+    assert not any(isinstance(module, DynamicInt8Linear) for module in model.modules())
+    assert any(type(module) is torch.nn.Linear for module in model.modules())
+    assert int8_scores.shape == (len(PASSAGES),)
+    np.testing.assert_allclose(int8_scores, fp32_scores, atol=0.05)
+    assert len(reranker.rerank("cats", PASSAGES)) == len(PASSAGES)
+
+
+def test_build_rerankers_int8_setting(tiny_cross_encoder_path):
+    from torch.ao.nn.quantized.dynamic import Linear as DynamicInt8Linear
+
+    from reranklab.corpus import Corpus
+    from reranklab.documents import Document
+    from reranklab.registry import RerankerSettings, build_rerankers
+
+    corpus = Corpus.from_documents([Document("k", "A kitten sleeps."), Document("d", "Dogs bark.")])
+    settings = RerankerSettings(cross_encoder=tiny_cross_encoder_path, cross_encoder_int8=True)
+
+    rerankers, unavailable = build_rerankers(["bm25", "cross-encoder"], corpus, settings)
+
+    assert unavailable == {}
+    assert rerankers["cross-encoder"].int8
+    assert any(isinstance(module, DynamicInt8Linear) for module in rerankers["cross-encoder"].model.modules())
+
+
 def test_cross_encoder_reports_pairs_over_limit(tiny_cross_encoder_path):
     model = load_cross_encoder(tiny_cross_encoder_path)
     model.max_seq_length = 8

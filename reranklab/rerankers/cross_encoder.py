@@ -17,19 +17,42 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
+def quantize_int8(model: CrossEncoder) -> CrossEncoder:
+    """Return a copy of `model` whose `torch.nn.Linear` layers use int8 dynamic quantization.
+
+    Weights are stored as int8 and activations are quantized per batch at run time, on
+    the CPU. The copy is quantized as a whole because sentence-transformers 6 builds a
+    `CrossEncoder` from modules, so a quantized inner model cannot be assigned back.
+    """
+    import copy
+
+    import torch
+
+    quantized = copy.deepcopy(model)
+    # NOTE: torch 2.13 warns that torch.ao.quantization is deprecated in favour of
+    # torchao; quantize_dynamic still works in that version.
+    torch.ao.quantization.quantize_dynamic(quantized, {torch.nn.Linear}, dtype=torch.qint8, inplace=True)
+    return quantized
+
+
 class CrossEncoderReranker(Reranker):
     """Scores each candidate with a cross-encoder; the score is the model's output for the pair.
 
     Args:
         model: a loaded `CrossEncoder` with one output label.
         batch_size: pairs per forward pass. Defaults to 32.
+        int8: score with a copy of the model whose Linear layers use int8 dynamic
+            quantization (`quantize_int8`). `model` itself is not changed. Defaults to
+            False. On SciFact (2-core AMD EPYC, 100 candidates) int8 took 0.54 times the
+            fp32 time; benchmarks/rerankers.py measures it with the nDCG@10 change.
     """
 
     name = "cross-encoder"
 
-    def __init__(self, model: CrossEncoder, batch_size: int = 32) -> None:
-        self.model = model
+    def __init__(self, model: CrossEncoder, batch_size: int = 32, int8: bool = False) -> None:
+        self.model = quantize_int8(model) if int8 else model
         self.batch_size = batch_size
+        self.int8 = int8
         # The first forward pass after loading is several times slower than the next
         # ones, so one is spent here rather than in the first query's latency.
         self.model.predict([("warm-up", "warm-up")], show_progress_bar=False)
