@@ -13,11 +13,12 @@ from components.judgment_panel import render_judgments
 from components.charts import latency_figure, rank_shift_figure
 from components.result_column import render_column
 from components.pipeline import load_rerankers
-from components.state import bm25_settings, chunking_settings, max_file_bytes
+from components.state import bm25_settings, chunking_settings, max_file_bytes, reranker_settings
 from components.upload_panel import render_file_reports, render_upload, upload_key
 from reranklab.compare import METHOD_LABELS, Comparison, MethodResult, compare
 from reranklab.corpus import Corpus
-from reranklab.errors import DocumentLoadError
+from reranklab.errors import DocumentLoadError, ModelLoadError
+from reranklab.models import model_fingerprint, resolve_model
 from reranklab.tokenization import Tokenizer
 
 logger = logging.getLogger(__name__)
@@ -91,7 +92,8 @@ def render_query_form(source: str) -> str:
         st.text_input("Query", key="widget_query", placeholder="Type a query and press Enter")
         st.form_submit_button(
             "Rerank", type="primary",
-            on_click=lambda: st.session_state.update(query=st.session_state.widget_query),
+            # A press reranks even an unchanged query, for example to measure latency again.
+            on_click=lambda: st.session_state.update(query=st.session_state.widget_query, force_rerank=True),
         )
     return st.session_state.query.strip()
 
@@ -125,6 +127,39 @@ def run_comparison(query: str, corpus: Corpus, methods: list[str]):
         rrf_k=int(st.session_state.rrf_k),
         on_result=draw,
     )
+
+
+def draw_columns(comparison: Comparison, corpus: Corpus) -> None:
+    """Draw the columns of a comparison made on an earlier run."""
+    tokenizer = Tokenizer(corpus.bm25.settings.tokenizer)
+    query_tokens = corpus.bm25.query_tokens(comparison.query)
+    results = list(comparison.results.values())
+    for column, result in zip(st.columns(len(results)), results, strict=True):
+        with column:
+            render_column(comparison, result, query_tokens, tokenizer)
+            if result.error is None and result.ranking:
+                render_answer_button(comparison, result.method)
+
+
+def comparison_key(query: str, corpus: Corpus, methods: list[str]) -> tuple:
+    """Return what a comparison depends on: the query, corpus, methods, settings and model files.
+
+    The model part changes when a model folder is deleted, restored or trained again, so
+    a column that failed to load its model is retried once the folder is back.
+    """
+    settings = reranker_settings()
+    models = tuple(_model_state(reference) for reference in (settings.bi_encoder, settings.cross_encoder))
+    return (
+        query, corpus.fingerprint, tuple(methods), settings, models,
+        int(st.session_state.candidates), int(st.session_state.top_k), int(st.session_state.rrf_k),
+    )
+
+
+def _model_state(reference: str) -> str:
+    try:
+        return model_fingerprint(resolve_model(reference))
+    except (OSError, ValueError, ModelLoadError) as exc:
+        return f"{reference}: {exc}"
 
 
 def render_results(comparison: Comparison, corpus: Corpus) -> None:
@@ -164,8 +199,18 @@ def main() -> None:
         return
 
     methods = list(dict.fromkeys(["bm25", *st.session_state.methods]))
-    comparison = run_comparison(query, corpus, methods)
-    st.session_state.comparison = comparison
+    # Clicks on the page (an answer button, a judgment, a chart) rerun this script. They
+    # show the stored comparison, so they neither re-rank nor call Cohere or Gemini again.
+    key = comparison_key(query, corpus, methods)
+    stored = st.session_state.get("comparison")
+    forced = st.session_state.pop("force_rerank", False)
+    if not forced and stored is not None and st.session_state.get("comparison_key") == key:
+        comparison = stored
+        draw_columns(comparison, corpus)
+    else:
+        comparison = run_comparison(query, corpus, methods)
+        st.session_state.comparison = comparison
+        st.session_state.comparison_key = key
     render_results(comparison, corpus)
 
 

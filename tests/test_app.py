@@ -165,3 +165,29 @@ def test_int8_checkbox_quantizes_cross_encoder(tiny_cross_encoder_path, monkeypa
     built = [rerankers for key, (rerankers, _) in at.session_state["rerankers_by_key"].items() if key[1].cross_encoder_int8]
     assert len(built) == 1
     assert built[0]["cross-encoder"].int8
+
+
+def test_click_reuses_comparison(app):
+    before = app.session_state["comparison"]
+
+    app.button(key="answer_bm25").click().run()
+
+    assert not app.exception, app.exception
+    after = app.session_state["comparison"]
+    assert after.query == before.query
+    # A recomputed comparison would have measured new latencies.
+    assert after.results["bm25"].latency_ms == before.results["bm25"].latency_ms
+    assert after.results["bi-encoder"].latency_ms == before.results["bi-encoder"].latency_ms
+    assert column_headers(app)[:2] == ["BM25", "Bi-encoder"]
+    assert len(result_rows(app)) == 3
+
+
+def test_rerank_button_recomputes(app):
+    before = app.session_state["comparison"]
+
+    app.button[0].click().run()
+
+    assert not app.exception, app.exception
+    after = app.session_state["comparison"]
+    assert after.query == before.query
+    assert after.results["bi-encoder"].latency_ms != before.results["bi-encoder"].latency_ms
