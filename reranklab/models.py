@@ -141,7 +141,11 @@ def _offline_hint(reference: str, env_var: str | None) -> str:
     if env_var is None:
         where = "Enter a local model folder,"
     else:
-        where = f"Enter a local model folder in the sidebar settings, set {env_var}=/path/to/model,"
+        option = "--bi-encoder" if env_var == BI_ENCODER_ENV else "--cross-encoder"
+        where = (
+            f"Give a local model folder (in the app's sidebar, or {option} PATH on the command line), "
+            f"set {env_var}=/path/to/model,"
+        )
     return (
         f"Model {reference!r} is not in a local folder or the Hugging Face cache, and downloads "
         f"are off. {where} or allow downloads with {ALLOW_DOWNLOADS_ENV}=1 on a machine with network."

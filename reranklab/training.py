@@ -824,7 +824,7 @@ def _load_base_model(base_model: str, settings: TrainingSettings) -> tuple[Cross
                 f"label: {exc}. Check that it holds a transformers or sentence-transformers model."
             ) from exc
         if not downloads_allowed():
-            raise ModelLoadError(_offline_hint(base_model, "RERANKLAB_CROSS_ENCODER")) from exc
+            raise ModelLoadError(_offline_hint(base_model, None)) from exc
     try:
         return _build_cross_encoder(source.location, settings, local_files_only=False)
     except (OSError, ValueError, RuntimeError) as exc:
