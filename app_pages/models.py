@@ -18,6 +18,7 @@ from reranklab.errors import DocumentLoadError, ModelLoadError
 from reranklab.judgments import default_data_dir
 from reranklab.model_config import (
     adjust_config,
+    has_module_head,
     load_config,
     load_sequence_classifier,
     save_model,
@@ -70,6 +71,13 @@ def render_inspect() -> None:
     _, _, config = loaded
     summary = summarize_config(config, reference)
     st.table(pd.DataFrame(summary.to_rows(), columns=["field", "value"]))
+    if has_module_head(reference):
+        st.warning(
+            "This folder is a sentence-transformers CrossEncoder whose scoring head follows the encoder "
+            "(for example mean pooling and a linear layer, as RerankLab trains them). The table shows only "
+            "the encoder's config, and loading it below adds a new, untrained head in place of the trained one. "
+            "To rerank with it, enter the folder as the cross-encoder model in the sidebar instead."
+        )
 
     st.subheader("Adjust")
     columns = st.columns(3)

@@ -15,6 +15,7 @@ code from the model's repository.
 from __future__ import annotations
 
 import copy
+import json
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -129,6 +130,27 @@ def load_config(
             )
 
     return load_offline_first(load, reference, allow_downloads, description="config")
+
+
+def has_module_head(reference: str) -> bool:
+    """Return True when `reference` is a local sentence-transformers CrossEncoder folder whose
+    scoring head is a module after the encoder, such as RerankLab's mean-pooling head.
+
+    `AutoConfig` reads only the encoder's config.json, so it reports transformers' default
+    num_labels (2) for such a folder, and `load_sequence_classifier` would add a new random
+    head in place of the trained one.
+    """
+    folder = Path(reference).expanduser()
+    settings_file = folder / "config_sentence_transformers.json"
+    modules_file = folder / "modules.json"
+    if not settings_file.is_file() or not modules_file.is_file():
+        return False
+    try:
+        model_type = json.loads(settings_file.read_text(encoding="utf-8")).get("model_type")
+        modules = json.loads(modules_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError, AttributeError):
+        return False
+    return model_type == "CrossEncoder" and len(modules) > 1
 
 
 def summarize_config(config: PretrainedConfig, reference: str) -> ConfigSummary:

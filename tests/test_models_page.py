@@ -109,3 +109,22 @@ def test_training_from_clicked_judgments(page, tmp_path, monkeypatch):
     assert (tmp_path / "trained" / "README.md").exists()
     click(page, "Use as the cross-encoder on the compare page")
     assert page.session_state["cross_encoder_model"] == str(tmp_path / "trained")
+
+
+def test_trained_module_head_warned(page, tmp_path, minilm_path):
+    from reranklab.training import _mean_pooling_cross_encoder
+
+    folder = tmp_path / "mean-head"
+    _mean_pooling_cross_encoder(minilm_path, 64, local_files_only=True).save_pretrained(str(folder))
+
+    page.text_input(key="models_reference").set_value(str(folder))
+    page.run()
+    click(page, "Load configuration")
+
+    assert any("untrained head in place of the trained one" in warning.value for warning in page.warning)
+
+
+def test_plain_model_not_warned(page):
+    click(page, "Load configuration")
+
+    assert not [warning.value for warning in page.warning if "scoring head" in warning.value]
