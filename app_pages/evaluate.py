@@ -22,6 +22,7 @@ from reranklab.errors import DocumentLoadError
 from reranklab.evaluation import (
     EvaluationReport,
     EvaluationRuns,
+    STAT_TESTS,
     collect_runs,
     detect_level,
     evaluate_collected,
@@ -222,7 +223,7 @@ def render_report(report: EvaluationReport, state: dict, judgments: Judgments) -
     st.caption(
         f"{len(report.query_ids):,} queries evaluated at {report.level or state['level']} level"
         + (f"; skipped {note}." if note else ".")
-        + f" † marks a significant difference from BM25 ({report.stat_test} test, p ≤ {report.max_p})."
+        + f" † marks a significant difference from BM25 ({STAT_TESTS.get(report.stat_test, report.stat_test)}, p ≤ {report.max_p})."
     )
     for method, message in report.unavailable.items():
         st.error(f"{METHOD_LABELS.get(method, method)} was not evaluated: {message}")

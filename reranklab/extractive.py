@@ -18,6 +18,8 @@ EXTRACTIVE_MODEL = "extractive"
 
 # A sentence ends at . ! ? or the CJK full stop, followed by space or the end of the text.
 _SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s+|(?<=[。！？])")
+# The end of a whole sentence, allowing a closing quote or bracket after the mark.
+_ENDS_SENTENCE = re.compile(r"[.!?。！？][\"'”’)\]]*$")
 
 
 def split_sentences(text: str) -> list[str]:
@@ -51,8 +53,14 @@ def extractive_answer(
     tokenizer = tokenizer or Tokenizer()
     query_tokens = set(tokenizer.tokenize(query))
     sentences: list[tuple[int, int, str, set[str]]] = []
+    seen: set[str] = set()
     for number, passage in enumerate(passages, start=1):
-        for position, sentence in enumerate(split_sentences(passage.text)):
+        for position, sentence in enumerate(_whole_sentences(passage)):
+            # Overlapping passages of one document repeat sentences; the first copy is kept.
+            normalized = " ".join(sentence.split()).casefold()
+            if normalized in seen:
+                continue
+            seen.add(normalized)
             sentences.append((number, position, sentence, set(tokenizer.tokenize(sentence))))
 
     if not query_tokens or not sentences:
@@ -82,6 +90,21 @@ def extractive_answer(
         message="Extractive answer: sentences copied from the passages, because no Gemini key is set.",
         extractive=True,
     )
+
+
+def _whole_sentences(passage: Passage) -> list[str]:
+    """Return the passage's sentences without the pieces that a passage boundary cut.
+
+    Passages are word windows, so a passage after the first of its document usually
+    starts inside a sentence, and a passage may end inside one. Those pieces are dropped
+    unless they are the passage's only text.
+    """
+    pieces = split_sentences(passage.text)
+    if len(pieces) > 1 and passage.index > 0:
+        pieces = pieces[1:]
+    if len(pieces) > 1 and not _ENDS_SENTENCE.search(pieces[-1]):
+        pieces = pieces[:-1]
+    return pieces
 
 
 def _no_answer() -> Answer:

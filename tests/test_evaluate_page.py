@@ -43,6 +43,7 @@ def test_sample_judgments_give_metrics_per_method(page):
         assert 0.0 <= float(value.rstrip("†")) <= 1.0
     captions = [caption.value for caption in page.caption]
     assert any(caption.startswith("10 queries evaluated at document level") for caption in captions)
+    assert any("paired Student's t-test, p ≤ 0.05" in caption for caption in captions)
     errors = [error.value for error in page.error]
     assert any(error.startswith("Cross-encoder was not evaluated") for error in errors)
     assert len(page.get("plotly_chart")) == 3

@@ -47,3 +47,34 @@ def test_answer_json_shape():
     document = extractive_answer("vitamin C", PASSAGES).to_json()
     assert set(document) == {"answer", "citations", "model", "finish_reason"}
     assert set(document["citations"][0]) == {"number", "doc_id", "passage_id"}
+
+
+def test_extractive_repeated_sentence_cited_once():
+    overlapping = [
+        Passage("v#0", "v", "Scurvy is caused by a lack of vitamin C. Sailors got it.", index=0),
+        Passage("w#0", "w", "Scurvy is caused by a lack of vitamin  C. Limes prevent scurvy.", index=0),
+    ]
+
+    answer = extractive_answer("what causes scurvy", overlapping, max_sentences=3)
+
+    assert answer.text.count("caused by a lack of vitamin") == 1
+    assert "Limes prevent scurvy. [2]" in answer.text
+
+
+def test_extractive_skips_cut_sentences():
+    second_window = Passage(
+        "d#1", "d", "of vitamin C in the diet. Scurvy heals within weeks once vitamin C is eaten. Sailors on long",
+        index=1,
+    )
+
+    answer = extractive_answer("scurvy vitamin C", [second_window])
+
+    assert answer.text == "Scurvy heals within weeks once vitamin C is eaten. [1]"
+
+
+def test_extractive_keeps_only_piece():
+    fragment = Passage("d#2", "d", "scurvy and vitamin C deficiency in sailors on long", index=2)
+
+    answer = extractive_answer("scurvy", [fragment])
+
+    assert answer.text == "scurvy and vitamin C deficiency in sailors on long [1]"
