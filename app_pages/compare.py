@@ -115,9 +115,7 @@ def run_comparison(query: str, corpus: Corpus, methods: list[str]):
 
     def draw(partial: Comparison, result: MethodResult) -> None:
         with placeholders[result.method].container():
-            render_column(partial, result, query_tokens, tokenizer)
-            if result.error is None and result.ranking:
-                render_answer_button(partial, result.method)
+            draw_column(partial, result, query_tokens, tokenizer)
 
     return compare(
         query, corpus, rerankers, unavailable,
@@ -136,9 +134,14 @@ def draw_columns(comparison: Comparison, corpus: Corpus) -> None:
     results = list(comparison.results.values())
     for column, result in zip(st.columns(len(results)), results, strict=True):
         with column:
-            render_column(comparison, result, query_tokens, tokenizer)
-            if result.error is None and result.ranking:
-                render_answer_button(comparison, result.method)
+            draw_column(comparison, result, query_tokens, tokenizer)
+
+
+def draw_column(comparison: Comparison, result: MethodResult, query_tokens: list[str], tokenizer: Tokenizer) -> None:
+    """Draw one method's column and, when it has results, its answer button."""
+    render_column(comparison, result, query_tokens, tokenizer)
+    if result.error is None and result.ranking:
+        render_answer_button(comparison, result.method)
 
 
 def comparison_key(query: str, corpus: Corpus, methods: list[str]) -> tuple:

@@ -59,7 +59,7 @@ Stage = Literal["evaluate-before", "train", "evaluate-after"]
 # `head_learning_rate` when the base model had no classification head.
 HEAD_PARAMETERS = r"\.(pooler|pre_classifier|classifier)\."
 
-# How a base model without a scoring head gets one.
+# The head that a base model without a scoring head gets, by `TrainingSettings.pooling`:
 # - "mean": mean pooling of the token embeddings, then a linear layer to one score. A
 #   bi-encoder such as all-MiniLM-L6-v2 was trained through mean pooling, so the layer
 #   reads a representation that the encoder already produces.
